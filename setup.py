@@ -1,0 +1,55 @@
+"""spacy-ita: multimodal NER (Image-Text Alignments) as spaCy components.
+
+Entry points make every factory and registry function known to spaCy as soon as
+the distribution is installed, so a packaged pipeline loads with `spacy.load`
+without importing `spacy_ita` by hand.
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements(name):
+    lines = (HERE / name).read_text(encoding="utf8").splitlines()
+    return [ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip() and not ln.startswith("-")]
+
+
+setup(
+    name="spacy-ita",
+    version="0.1.0",
+    description="Multimodal named entity recognition after ITA (Image-Text Alignments) as a modular spaCy pipeline",
+    long_description=(HERE / "README.md").read_text(encoding="utf8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
+    package_data={"spacy_ita": ["py.typed"]},
+    python_requires=">=3.9",
+    install_requires=read_requirements("requirements.txt"),
+    entry_points={
+        "spacy_factories": [
+            "image_aligner = spacy_ita.aligners.component:make_image_aligner",
+            "ita_ner = spacy_ita.ner.component:make_ita_ner",
+        ],
+        "spacy_architectures": [
+            "spacy_ita.ITATagger.v1 = spacy_ita.ner.architecture:build_ita_tagger",
+        ],
+        "spacy_readers": [
+            "spacy_ita.MNERCorpus.v1 = spacy_ita.data.corpus:create_mner_corpus",
+        ],
+        "spacy_misc": [
+            "spacy_ita.EasyOCR.v1 = spacy_ita.aligners.ocr:create_easyocr_backend",
+            "spacy_ita.YOLODetector.v1 = spacy_ita.aligners.detector:create_yolo_backend",
+            "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
+            "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
+            "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
+        ],
+        # DocBin / Doc.to_bytes can unpack PIL images and paths in doc._.image
+        # even where spacy_ita was never imported.
+        "srsly_msgpack_encoders": ["spacy_ita_images = spacy_ita.extensions:encode_image_types"],
+        "srsly_msgpack_decoders": ["spacy_ita_images = spacy_ita.extensions:decode_image_types"],
+        "console_scripts": [
+            "spacy-ita = spacy_ita.cli:main",
+        ],
+    },
+)

@@ -1,0 +1,151 @@
+"""The `image_aligner` pipeline component: doc._.image → doc._.visual_context.
+
+Each backend is a registered function chosen in the config; any subset can be
+enabled. The defaults are OCR and object tags (both have offline weights); a
+captioner is added by naming a model:
+
+    [components.image_aligner.backends.caption]
+    @misc = "spacy_ita.HFCaptioner.v1"
+    model = "Salesforce/blip-image-captioning-base"
+
+and a default backend is turned off with `objects = null` under
+[components.image_aligner.backends].
+"""
+import logging
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from PIL import Image
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+from ..visual_context import empty_context, merge_contexts
+from .backend import AlignmentBackend
+from .cache import AlignmentCache
+from .images import DEFAULT_MAX_PIXELS, load_image
+
+logger = logging.getLogger("spacy_ita")
+
+DEFAULT_CONFIG = {
+    "backends": {
+        "objects": {"@misc": "spacy_ita.YOLODetector.v1"},
+        "ocr": {"@misc": "spacy_ita.EasyOCR.v1"},
+    },
+    "cache": None,
+    "batch_size": 16,
+    "max_image_pixels": DEFAULT_MAX_PIXELS,
+}
+
+
+@Language.factory(
+    "image_aligner",
+    default_config=DEFAULT_CONFIG,
+    requires=["doc._.image"],
+    assigns=["doc._.visual_context"],
+)
+def make_image_aligner(
+    nlp: Language,
+    name: str,
+    backends: Dict[str, Any],  # AlignmentBackend or None; checked in ImageAligner (config validation cannot see inside dicts)
+    cache: Optional[AlignmentCache],
+    batch_size: int,
+    max_image_pixels: int,
+) -> "ImageAligner":
+    return ImageAligner(
+        name=name, backends=backends, cache=cache, batch_size=batch_size, max_image_pixels=max_image_pixels
+    )
+
+
+class ImageAligner:
+    """Fills doc._.visual_context from doc._.image with the enabled backends.
+
+    The kinds the backends produce replace those already in the doc's context
+    (an empty result keeps what was there); other kinds are kept. Docs without
+    an image are left untouched; a doc whose image cannot be read gets an empty
+    context and a logged warning.
+    """
+
+    def __init__(
+        self,
+        name: str = "image_aligner",
+        *,
+        backends: Dict[str, Optional[AlignmentBackend]],
+        cache: Optional[AlignmentCache] = None,
+        batch_size: int = 16,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.name = name
+        self.backends = {key: backend for key, backend in backends.items() if backend is not None}
+        for key, backend in self.backends.items():
+            if not isinstance(backend, AlignmentBackend):
+                raise ValueError(f"Backend '{key}' of {name} is {backend!r}, not an AlignmentBackend (a registered @misc backend).")
+        self.cache = cache
+        self.batch_size = batch_size
+        self.max_image_pixels = max_image_pixels
+
+    def __call__(self, doc: Doc) -> Doc:
+        self.set_contexts([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: Optional[int] = None) -> Iterator[Doc]:
+        for docs in minibatch(stream, size=batch_size or self.batch_size):
+            self.set_contexts(docs)
+            yield from docs
+
+    def set_contexts(self, docs: List[Doc]) -> None:
+        with_image = [doc for doc in docs if doc._.image is not None]
+        contexts = self.align([doc._.image for doc in with_image])
+        for doc, context in zip(with_image, contexts):
+            doc._.visual_context = merge_contexts(doc._.visual_context, context)
+
+    def align(self, sources: List[Any]) -> List[Dict[str, Any]]:
+        """One context per image source (path, bytes or PIL image); each backend
+        runs once on the distinct, uncached, readable images."""
+        loaded = [load_image(source, self.max_image_pixels) for source in sources]
+        distinct = {item.digest: item.image for item in loaded if item is not None}
+        outputs = {key: self._run_backend(backend, distinct) for key, backend in self.backends.items()}
+        contexts = []
+        for item in loaded:
+            context = empty_context()
+            if item is not None:
+                for key, backend in self.backends.items():
+                    context = merge_contexts(context, {backend.kind: outputs[key].get(item.digest)})
+            contexts.append(context)
+        return contexts
+
+    def _run_backend(self, backend: AlignmentBackend, images: Dict[str, Image.Image]) -> Dict[str, Any]:
+        signature = backend.signature
+        found: Dict[str, Any] = {}
+        if self.cache is not None:
+            for digest in images:
+                value = self.cache.get(self.cache.key(digest, signature))
+                if value is not None:
+                    found[digest] = value
+        missing = [digest for digest in images if digest not in found]
+        if not missing:
+            return found
+        backend.model  # load outside the guarded call: missing weights must fail loudly
+        for digest, value in zip(missing, self._call_guarded(backend, [images[d] for d in missing])):
+            if value is None:
+                continue
+            found[digest] = value
+            if self.cache is not None:
+                self.cache.set(self.cache.key(digest, signature), value)
+        return found
+
+    def _call_guarded(self, backend: AlignmentBackend, images: List[Image.Image]) -> List[Any]:
+        """A model that chokes on one odd image must not cost the batch: retry
+        one by one and give up (None, not cached) on the images that fail."""
+        try:
+            return list(backend(images))
+        except Exception:  # noqa: BLE001
+            if len(images) > 1:
+                logger.warning("%s failed on a batch of %d images; retrying one by one.", backend, len(images))
+            values = []
+            for image in images:
+                try:
+                    values.extend(backend([image]))
+                except Exception as err:  # noqa: BLE001
+                    logger.warning("%s failed on a %dx%d image: %s", backend, *image.size, err)
+                    values.append(None)
+            return values

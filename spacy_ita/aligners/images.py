@@ -1,0 +1,127 @@
+"""Load whatever sits in `doc._.image` as an RGB PIL image, or explain why not.
+
+A bad image must never stop a run: every failure is logged as a warning on the
+`spacy_ita` logger and the caller gets None (the doc goes on text-only).
+Odd but valid images (CMYK, alpha, grayscale, 16-bit, animated) are converted.
+"""
+import hashlib
+import io
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, Optional
+
+import numpy
+from PIL import Image, ImageOps
+
+logger = logging.getLogger("spacy_ita")
+
+# Pillow's own threshold for "this may be a decompression bomb".
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+class ImageLoadError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    image: Image.Image  # RGB, first frame, EXIF orientation applied
+    digest: str  # sha256 of the source bytes: the cache key and the batch dedup key
+
+
+def load_image(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Optional[LoadedImage]:
+    """A path (str or Path), raw bytes or a PIL image → LoadedImage, or None with a warning."""
+    try:
+        return _load(source, max_pixels)
+    except Exception as err:  # noqa: BLE001 - decoders raise many types on bad input; none may stop a run
+        reason = str(err) if isinstance(err, ImageLoadError) else f"{type(err).__name__}: {err}"
+        logger.warning("Skipping image %s: %s; the doc goes on without visual context.", describe_source(source), reason)
+        return None
+
+
+def describe_source(source: Any) -> str:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, Image.Image):
+        return f"<PIL image {source.mode} {source.size[0]}x{source.size[1]}>"
+    return repr(str(source)) if isinstance(source, (str, PurePath)) else f"<{type(source).__name__}>"
+
+
+def _load(source: Any, max_pixels: int) -> LoadedImage:
+    if isinstance(source, Image.Image):
+        _check_size(source, max_pixels)
+        raw = f"{source.mode}|{source.size}|".encode() + source.tobytes()
+        return LoadedImage(to_rgb(source), hashlib.sha256(raw).hexdigest())
+    data = _read_bytes(source)
+    with warnings.catch_warnings():
+        # We enforce our own pixel limit below, with a clearer message.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data))
+    _check_size(image, max_pixels)
+    image.load()  # decode now: truncated and corrupt files fail here, not in a backend
+    return LoadedImage(to_rgb(_upright(image)), hashlib.sha256(data).hexdigest())
+
+
+def _read_bytes(source: Any) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, PurePath)):
+        if isinstance(source, str) and _URL.match(source):
+            raise ImageLoadError("it is a URL; images are never fetched, download them and pass local paths")
+        path = Path(source)
+        if not path.exists():
+            raise ImageLoadError("file not found")
+        if not path.is_file():
+            raise ImageLoadError("not a regular file (a directory?)")
+        data = path.read_bytes()
+    else:
+        raise ImageLoadError(f"unsupported type {type(source).__name__}; expected a path, bytes or a PIL image")
+    if not data:
+        raise ImageLoadError("empty (zero bytes)")
+    return data
+
+
+def _check_size(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageLoadError(f"{width}x{height} pixels exceeds the limit of {max_pixels} (possible decompression bomb)")
+    if width == 0 or height == 0:
+        raise ImageLoadError(f"no pixels ({width}x{height})")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (phone photos); a broken EXIF block is not worth losing the image."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001
+        return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The first frame as 8-bit RGB; transparency becomes white (dark text stays readable)."""
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        return _to_8bit(image).convert("RGB")
+    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Pillow's own conversion clips 16/32-bit values at 255; scale them instead."""
+    values = numpy.asarray(image, dtype=numpy.float64)
+    top = values.max(initial=0.0)
+    if image.mode.startswith("I;16") or 255 < top <= 65535:
+        top = 65535.0
+    scale = 255.0 / top if top > 255 else 1.0
+    return Image.fromarray(numpy.clip(values * scale, 0, 255).astype(numpy.uint8))

@@ -1,0 +1,142 @@
+"""Bad images never stop a run; odd-but-valid ones are converted and aligned."""
+import logging
+import struct
+import zlib
+from importlib import resources as importlib_resources
+
+import numpy
+import pytest
+import spacy
+from PIL import Image
+
+from spacy_ita.aligners.images import load_image, to_rgb
+from spacy_ita.visual_context import empty_context
+
+BUS_JPG = importlib_resources.files("ultralytics") / "assets" / "bus.jpg"
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims `width`x`height` pixels in a few bytes: a decompression bomb's shape."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+
+
+def write_bad_images(folder):
+    """Every failure case, by name → the value put in doc._.image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    jpeg = BUS_JPG.read_bytes()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg at all" * 20)
+    (folder / "bomb.png").write_bytes(png_header_only(40_000, 40_000))
+    (folder / "a_directory.jpg").mkdir()
+    return {
+        "missing": str(folder / "does-not-exist.jpg"),
+        "empty": folder / "empty.jpg",
+        "truncated": folder / "truncated.jpg",
+        "corrupt": folder / "corrupt.jpg",
+        "bomb": folder / "bomb.png",
+        "directory": folder / "a_directory.jpg",
+        "url": "https://example.com/photo.jpg",
+        "garbage bytes": b"\x00\x01\x02 not an image",
+    }
+
+
+def write_odd_images(folder):
+    """Odd but valid images, by name → path (one under a unicode file name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = Image.open(BUS_JPG).convert("RGB").resize((160, 200))
+    paths = {}
+
+    def save(name, image, **kwargs):
+        paths[name] = folder / name
+        image.save(paths[name], **kwargs)
+
+    save("cmyk.jpg", base.convert("CMYK"))
+    save("alpha.png", base.convert("RGBA"))
+    save("gray.png", base.convert("L"))
+    gray16 = Image.fromarray((numpy.asarray(base.convert("L"), dtype=numpy.uint16) * 257))
+    save("gray16.png", gray16)
+    save("palette.gif", base.convert("P"))
+    frames = [base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    save("animated.gif", frames[0], save_all=True, append_images=frames[1:], duration=100)
+    save("bus à São Paulo 東京.jpg", base)
+    return paths
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "empty", "truncated", "corrupt", "bomb", "directory", "url", "garbage bytes"]
+)
+def test_bad_image_is_refused_with_a_warning(tmp_path, caplog, case):
+    source = write_bad_images(tmp_path)[case]
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        assert load_image(source) is None
+    assert any("Skipping image" in record.getMessage() for record in caplog.records)
+
+
+def test_url_is_refused_clearly(caplog):
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        assert load_image("http://example.com/a.jpg") is None
+    assert "never fetched" in caplog.text
+
+
+def test_bomb_limit_is_configurable(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (300, 300)).save(path)
+    assert load_image(path, max_pixels=300 * 300) is not None
+    assert load_image(path, max_pixels=300 * 300 - 1) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["cmyk.jpg", "alpha.png", "gray.png", "gray16.png", "palette.gif", "animated.gif", "bus à São Paulo 東京.jpg"]
+)
+def test_odd_images_become_rgb(tmp_path, name):
+    loaded = load_image(write_odd_images(tmp_path)[name])
+    assert loaded is not None and loaded.image.mode == "RGB" and loaded.image.size == (160, 200)
+    # Real content survived the conversion (not a black or clipped-white frame).
+    assert 20 < numpy.asarray(loaded.image).mean() < 235
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    ramp = Image.fromarray(numpy.array([[0, 32768, 65535]], dtype=numpy.uint16))
+    assert numpy.asarray(to_rgb(ramp))[0, :, 0].tolist() == [0, 127, 255]
+
+
+def test_transparency_becomes_white():
+    clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    assert numpy.asarray(to_rgb(clear)).min() == 255
+
+
+def test_bytes_paths_and_pil_images_are_accepted():
+    data = BUS_JPG.read_bytes()
+    from_bytes, from_path = load_image(data), load_image(str(BUS_JPG))
+    assert from_bytes.digest == from_path.digest  # same bytes, same cache key
+    assert load_image(Image.open(BUS_JPG)).image.size == from_path.image.size
+
+
+def test_pipeline_goes_on_past_bad_images(tmp_path, caplog):
+    """nlp.pipe over good and bad images with the real (small) detector."""
+    bad = write_bad_images(tmp_path / "bad")
+    odd = write_odd_images(tmp_path / "odd")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("image_aligner", config={"backends": {"ocr": None, "objects": {"model": "yolov10n"}}})
+    sources = [BUS_JPG, *bad.values(), odd["cmyk.jpg"], odd["bus à São Paulo 東京.jpg"], odd["gray16.png"]]
+    docs = []
+    for i, source in enumerate(sources):
+        doc = nlp.make_doc(f"post {i}")
+        doc._.image = source
+        docs.append(doc)
+    text_only = nlp.make_doc("no image here")
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        out = list(nlp.pipe(docs + [text_only], batch_size=4))
+    assert out[-1]._.visual_context is None  # no image: left as it was
+    assert {o["label"] for o in out[0]._.visual_context["objects"]} >= {"bus", "person"}
+    for doc in out[1 : 1 + len(bad)]:
+        assert doc._.visual_context == empty_context()
+    for doc in out[1 + len(bad) : -1]:
+        assert "bus" in {o["label"] for o in doc._.visual_context["objects"]}
+    assert sum("Skipping image" in r.getMessage() for r in caplog.records) == len(bad)

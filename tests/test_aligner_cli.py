@@ -1,0 +1,87 @@
+"""align-images: writes one JSON line per image and resumes after an interruption."""
+import json
+import shutil
+from importlib import resources as importlib_resources
+
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from spacy_ita.aligners.cli import align_images, finished_ids
+from spacy_ita.aligners.detector import YOLODetector
+
+ASSETS = importlib_resources.files("ultralytics") / "assets"
+
+
+@pytest.fixture
+def images_dir(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(ASSETS / "bus.jpg", folder / "1001.jpg")
+    shutil.copy(ASSETS / "zidane.jpg", folder / "1002.jpg")
+    Image.open(ASSETS / "bus.jpg").convert("L").resize((320, 400)).save(folder / "1003.png")
+    (folder / "1004.jpg").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("not an image either")
+    return folder
+
+
+@pytest.fixture
+def counted_images(monkeypatch):
+    """How many images reach the detector."""
+    seen = []
+    real_call = YOLODetector.__call__
+
+    def counting_call(self, images):
+        seen.extend(images)
+        return real_call(self, images)
+
+    monkeypatch.setattr(YOLODetector, "__call__", counting_call)
+    return seen
+
+
+def run(images_dir, output, *extra):
+    app = typer.Typer()
+    app.command()(align_images)
+    args = [str(images_dir), str(output), "--no-ocr", "--detector", "yolov10n", "--batch-size", "2", *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in output.read_text(encoding="utf8").splitlines()]
+
+
+def test_writes_one_context_per_image(images_dir, tmp_path, counted_images):
+    records = run(images_dir, tmp_path / "contexts.jsonl")
+    assert [r["image_id"] for r in records] == ["1001", "1002", "1003", "1004"]
+    assert all(set(r) == {"image_id", "objects", "caption", "ocr"} for r in records)
+    assert {"bus", "person"} <= {o["label"] for o in records[0]["objects"]}
+    assert records[3]["objects"] == []  # unreadable: empty context, run goes on
+    assert len(counted_images) == 3
+
+
+def test_resumes_after_truncation(images_dir, tmp_path, counted_images):
+    output = tmp_path / "contexts.jsonl"
+    first = run(images_dir, output)
+    lines = output.read_text(encoding="utf8").splitlines(keepends=True)
+    # Interrupted: the third line half written, the fourth never.
+    output.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2], encoding="utf8")
+    counted_images.clear()
+    second = run(images_dir, output)
+    assert len(counted_images) == 1  # only 1003 realigned (1004 is unreadable: no backend call)
+    assert sorted(r["image_id"] for r in second) == ["1001", "1002", "1003", "1004"]
+    assert sorted(second, key=lambda r: r["image_id"]) == first
+    counted_images.clear()
+    assert run(images_dir, output) == second and counted_images == []  # nothing left to do
+
+
+def test_cache_dir_makes_a_fresh_output_free(images_dir, tmp_path, counted_images):
+    run(images_dir, tmp_path / "a.jsonl", "--cache-dir", str(tmp_path / "cache"))
+    counted_images.clear()
+    run(images_dir, tmp_path / "b.jsonl", "--cache-dir", str(tmp_path / "cache"))
+    assert counted_images == []
+
+
+def test_finished_ids_ignores_a_torn_last_line(tmp_path):
+    output = tmp_path / "out.jsonl"
+    output.write_text('{"image_id": "a", "objects": []}\n{"image_id": "b", "obj', encoding="utf8")
+    assert finished_ids(output) == {"a"}
+    assert output.read_text(encoding="utf8") == '{"image_id": "a", "objects": []}\n'

@@ -1,0 +1,46 @@
+"""Real EasyOCR with the offline English weights reads rendered text in reading order."""
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from spacy_ita.aligners.ocr import create_easyocr_backend, reading_order
+
+
+def render_lines(lines, size=(520, 220), font_size=44):
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=font_size)
+    for row, words in enumerate(lines):
+        x = 20
+        for word in words:
+            draw.text((x, 25 + row * 90), word, fill="black", font=font)
+            x += int(draw.textlength(word, font=font)) + 60  # a wide gap: separate word boxes
+    return image
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return create_easyocr_backend()
+
+
+def test_reads_rendered_words_in_reading_order(ocr):
+    image = render_lines([["HELLO", "WORLD"], ["OPEN", "NOW"]])
+    lines = ocr([image])[0]
+    assert [line.upper() for line in lines] == ["HELLO WORLD", "OPEN NOW"]
+
+
+def test_blank_image_has_no_text(ocr):
+    assert ocr([Image.new("RGB", (200, 100), "white"), Image.new("RGB", (1, 1), "white")]) == [[], []]
+
+
+def test_min_confidence_filters(ocr):
+    strict = create_easyocr_backend(min_confidence=1.01)
+    assert strict.model is ocr.model  # same weights: loaded once per process
+    assert strict([render_lines([["HELLO"]])]) == [[]]
+
+
+def test_reading_order_groups_lines_then_sorts_left_to_right():
+    def box(x, y, w=40, h=20):
+        return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+
+    boxes = [(box(200, 102), "now"), (box(10, 5), "Hello"), (box(10, 100), "Open"), (box(120, 8), "world")]
+    assert reading_order(boxes) == ["Hello world", "Open now"]

@@ -1,0 +1,42 @@
+"""`align-images` step of project.yml: visual contexts for a dataset's images, if it has any.
+
+weasel has no conditional steps, and a command's dependencies must exist. So
+this step always writes its output: the contexts of every image in the folder,
+or an empty file when the dataset comes without images (Twitter-2015/2017 as
+redistributed: text and captions only). The convert step then always reads it.
+"""
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_notice import announce_if_demo  # noqa: E402
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def main(
+    images_dir: Path = typer.Argument(..., help="The dataset's image folder (may be absent)"),
+    output_jsonl: Path = typer.Argument(..., help="Context JSONL to write (empty when there are no images)"),
+    dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
+    caption_model: str = typer.Option("", help="Image-to-text model; empty: no captions"),
+    gpu_id: int = typer.Option(-1, help="GPU to run the vision models on; -1: CPU"),
+) -> None:
+    announce_if_demo(dataset)
+    has_images = images_dir.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images_dir.iterdir())
+    if not has_images:
+        output_jsonl.parent.mkdir(parents=True, exist_ok=True)
+        output_jsonl.write_text("", encoding="utf8")
+        msg.info(f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data).")
+        return
+    from spacy_ita.aligners.cli import align_images
+
+    caption: Optional[str] = caption_model or None
+    align_images(images_dir, output_jsonl, caption_model=caption, gpu=gpu_id >= 0)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,71 @@
+"""`convert` step of project.yml: every split a dataset has, to corpus/<dataset>/<split>.spacy.
+
+Datasets name their splits differently (the demo has dev.txt, Twitter-2015/2017
+have valid.txt; Twitter-2017 has no test.txt here), so the splits are found,
+not listed. Visual sources are used when present: the context JSONL from the
+align step when it is not empty, a captions CSV, the image folder.
+"""
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_notice import announce_if_demo  # noqa: E402
+
+# Output split name -> file names it may have, first found wins.
+SPLIT_FILES = {"train": ("train.txt",), "dev": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
+
+
+def find_splits(dataset_dir: Path) -> dict:
+    found = {}
+    for split, names in SPLIT_FILES.items():
+        for name in names:
+            if (dataset_dir / name).is_file():
+                found[split] = dataset_dir / name
+                break
+    return found
+
+
+def existing(path: Optional[Path], what: str) -> Optional[Path]:
+    """The path when it holds something, else None (and say so)."""
+    if path is None:
+        return None
+    if (path.is_file() and path.stat().st_size > 0) or path.is_dir():
+        msg.info(f"Using {what}: {path}")
+        return path
+    msg.info(f"No {what} ({path} absent or empty)")
+    return None
+
+
+def main(
+    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder with train.txt, dev.txt/valid.txt, test.txt"),
+    corpus_dir: Path = typer.Argument(..., help="Where <split>.spacy go"),
+    contexts: Optional[Path] = typer.Option(None, help="Context JSONL from the align step"),
+    captions: Optional[Path] = typer.Option(None, help="Captions CSV 'image_name;caption'"),
+    images: Optional[Path] = typer.Option(None, help="Image folder, set as doc._.image"),
+    dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
+) -> None:
+    from spacy_ita.data.cli import convert
+
+    announce_if_demo(dataset)
+    splits = find_splits(dataset_dir)
+    if "train" not in splits or "dev" not in splits:
+        msg.fail(f"{dataset_dir} needs train.txt and dev.txt (or valid.txt); found {sorted(splits) or 'none'}", exits=1)
+    sources = dict(
+        contexts=existing(contexts, "visual contexts"),
+        captions=existing(captions, "captions"),
+        images=existing(images, "images"),
+    )
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for split, path in splits.items():
+        msg.divider(f"{split}: {path}")
+        convert(path, corpus_dir / f"{split}.spacy", **sources)
+    if "test" not in splits:
+        msg.info(f"No test split in {dataset_dir}: only train and dev converted")
+
+
+if __name__ == "__main__":
+    typer.run(main)

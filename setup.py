@@ -44,10 +44,6 @@ setup(
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
         ],
-        # DocBin / Doc.to_bytes can unpack PIL images and paths in doc._.image
-        # even where spacy_ita was never imported.
-        "srsly_msgpack_encoders": ["spacy_ita_images = spacy_ita.extensions:encode_image_types"],
-        "srsly_msgpack_decoders": ["spacy_ita_images = spacy_ita.extensions:decode_image_types"],
         "console_scripts": [
             "spacy-ita = spacy_ita.cli:main",
         ],

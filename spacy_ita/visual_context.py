@@ -57,12 +57,13 @@ def objects_text(objects: List[Dict[str, Any]]) -> str:
 
 def context_pieces(ctx: Optional[Dict[str, Any]], order: Iterable[str] = CONTEXT_KINDS) -> List[str]:
     """The non-empty texts of a context in the configured order."""
+    unknown = [kind for kind in order if kind not in CONTEXT_KINDS]
+    if unknown:
+        raise ValueError(f"Unknown visual context kind {unknown}: expected some of {CONTEXT_KINDS}")
     if not ctx:
         return []
     pieces = []
     for kind in order:
-        if kind not in CONTEXT_KINDS:
-            raise ValueError(f"Unknown visual context kind '{kind}': expected one of {CONTEXT_KINDS}")
         value = ctx.get(kind)
         if not value:
             continue

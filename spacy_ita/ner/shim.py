@@ -1,0 +1,102 @@
+"""Thinc shim for the ITA tagger: builds the torch module from a Hugging Face
+encoder, serializes it without pickle, and applies the optimizer with a larger
+step for the freshly initialized head than for the pretrained encoder."""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import srsly
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from spacy_transformers.util import make_tempdir
+from thinc.api import PyTorchShim, get_torch_default_device
+from thinc.util import torch2xp, xp2torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from .inputs import ViewEncoder
+from .tags import TagSet
+from .tagger import ITATaggerModule
+
+
+class ITATaggerShim(PyTorchShim):
+    def __init__(self, settings: Dict[str, Any]):
+        super().__init__(None)
+        self.settings = dict(settings)
+        self.tokenizer = None
+        self.tag_set: Optional[TagSet] = None
+        self.view_encoder: Optional[ViewEncoder] = None
+
+    @property
+    def is_built(self) -> bool:
+        return self._model is not None
+
+    def build(self, tokenizer, encoder: torch.nn.Module, labels: List[str]) -> None:
+        self.tokenizer = tokenizer
+        self.tag_set = TagSet(labels)
+        self.view_encoder = ViewEncoder(
+            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"]
+        )
+        self._model = ITATaggerModule(
+            encoder,
+            len(self.tag_set),
+            head=self.settings["head"],
+            dropout=self.settings["dropout"],
+            allowed_transitions=self.tag_set.allowed_transitions(),
+            allowed_start=self.tag_set.allowed_start(),
+        )
+        self._model.to(get_torch_default_device())
+
+    def finish_update(self, optimizer) -> None:
+        head_scale = float(self.settings.get("head_lr_scale", 1.0))
+        for name, param in self._model.named_parameters():
+            if param.grad is None:
+                continue
+            lr_scale = 1.0 if name.startswith("encoder.") else head_scale
+            data, _ = optimizer(
+                (self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=lr_scale
+            )
+            param.data = xp2torch(data, requires_grad=True, device=param.device)
+            param.grad.zero_()
+
+    # Serialization: HF config + tokenizer files + safetensors weights in a
+    # msgpack message. No pickle is ever read, so a tampered model directory
+    # cannot execute code; it fails to load with a clear error instead.
+    def to_bytes(self) -> bytes:
+        if not self.is_built:
+            return srsly.msgpack_dumps({"settings": self.settings, "built": False})
+        tokenizer_files: Dict[str, bytes] = {}
+        with make_tempdir() as tmp:
+            self.tokenizer.save_pretrained(str(tmp))
+            for path in Path(tmp).glob("**/*"):
+                if path.is_file():
+                    tokenizer_files[path.name] = path.read_bytes()
+        state = {k: v.detach().contiguous().cpu() for k, v in self._model.state_dict().items()}
+        return srsly.msgpack_dumps({
+            "settings": self.settings,
+            "built": True,
+            "labels": self.tag_set.labels,
+            "encoder_config": self._model.encoder.config.to_dict(),
+            "tokenizer": tokenizer_files,
+            "weights": save_safetensors(state),
+        })
+
+    def from_bytes(self, data: bytes) -> "ITATaggerShim":
+        msg = srsly.msgpack_loads(data)
+        self.settings = dict(msg["settings"])
+        if not msg.get("built"):
+            return self
+        with make_tempdir() as tmp:
+            srsly.write_json(Path(tmp) / "config.json", msg["encoder_config"])
+            config = AutoConfig.from_pretrained(str(tmp))
+            for name, content in msg["tokenizer"].items():
+                (Path(tmp) / name).write_bytes(content)
+            tokenizer = AutoTokenizer.from_pretrained(str(tmp))
+        encoder = AutoModel.from_config(config)
+        self.build(tokenizer, encoder, list(msg["labels"]))
+        try:
+            state = load_safetensors(bytes(msg["weights"]))
+        except Exception as err:
+            raise ValueError("The ita_ner weights are not a valid safetensors blob; refusing to load them.") from err
+        self._model.load_state_dict(state, strict=True)
+        self._model.to(get_torch_default_device())
+        return self

@@ -1,0 +1,50 @@
+"""`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+from .contexts import VisualSources
+from .convert import ConversionStats, docbin_to_mner, mner_to_docbin
+from .mner_format import MNERFormatError
+
+
+def convert(
+    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export back to text"),
+    output_path: Path = typer.Argument(..., dir_okay=False, help="Output .spacy file (or text file when the input is .spacy)"),
+    captions: Optional[Path] = typer.Option(None, "--captions", "-c", exists=True, dir_okay=False, help="Captions CSV 'image_name;caption'"),
+    contexts: Optional[Path] = typer.Option(None, "--contexts", "-x", exists=True, dir_okay=False, help="Per-image context JSONL, as written by align-images"),
+    images: Optional[Path] = typer.Option(None, "--images", "-i", exists=True, file_okay=False, help="Folder of <IMGID>.jpg images, set as doc._.image"),
+) -> None:
+    """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set), or a .spacy file back to text."""
+    try:
+        if input_path.suffix == ".spacy":
+            if captions or contexts or images:
+                msg.warn("--captions/--contexts/--images are ignored when exporting a .spacy file to text")
+            posts = docbin_to_mner(input_path, output_path)
+            msg.good(f"Wrote {posts} posts to {output_path}")
+            return
+        stats = mner_to_docbin(input_path, output_path, VisualSources.load(captions, contexts, images))
+    except MNERFormatError as err:
+        msg.fail("Malformed input")
+        typer.echo(str(err))  # unwrapped, so that file:line stays one clickable piece
+        raise typer.Exit(1)
+    print_stats(stats)
+    msg.good(f"Saved {stats.docs} docs to {output_path}")
+
+
+def print_stats(stats: ConversionStats) -> None:
+    per_type = ", ".join(f"{label} {count}" for label, count in sorted(stats.entities.items()))
+    msg.info(f"{stats.docs} docs, {stats.tokens} tokens, {stats.total_entities} entities ({per_type})")
+    if stats.repaired_tags:
+        by_type = ", ".join(f"{label} {count}" for label, count in sorted(stats.repaired_by_type.items()))
+        msg.warn(
+            f"{stats.repaired_tags} stray I- tags read as entity starts, as conlleval does ({by_type}); "
+            "exported back they read B-"
+        )
+    else:
+        msg.info("0 repaired I- tags")
+    msg.info(
+        f"with visual context: {stats.with_context}, with caption: {stats.with_caption}, with image: {stats.with_image}"
+    )

@@ -11,13 +11,16 @@ from .convert import (
     records_to_docs,
     stray_inside_tags,
 )
+from .corpus import MNERCorpus, create_mner_corpus
 from .mner_format import MNERFormatError, MNERRecord, format_mner, read_mner, write_mner
 
 __all__ = [
     "ConversionStats",
+    "MNERCorpus",
     "MNERFormatError",
     "MNERRecord",
     "VisualSources",
+    "create_mner_corpus",
     "doc_to_record",
     "docbin_to_mner",
     "format_mner",

@@ -160,6 +160,9 @@ def test_convert_command_both_ways(posts_file, captions_file, tmp_path):
     result = runner.invoke(app, [str(tmp_path / "out.spacy"), str(tmp_path / "back.txt")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "back.txt").read_text(encoding="utf8").rstrip("\n") == REPAIRED.rstrip("\n")
+    # Called as a plain function (scripts do), the options default to None.
+    convert(posts_file, tmp_path / "plain.spacy")
+    assert len(DocBin().from_disk(tmp_path / "plain.spacy")) == 3
     bad = tmp_path / "bad.txt"
     bad.write_text("IMGID:1\nGeorge\tE-PER\n", encoding="utf8")
     result = runner.invoke(app, [str(bad), str(tmp_path / "bad.spacy")])

@@ -1,6 +1,6 @@
 """`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from wasabi import msg
@@ -11,11 +11,27 @@ from .mner_format import MNERFormatError
 
 
 def convert(
-    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export back to text"),
-    output_path: Path = typer.Argument(..., dir_okay=False, help="Output .spacy file (or text file when the input is .spacy)"),
-    captions: Optional[Path] = typer.Option(None, "--captions", "-c", exists=True, dir_okay=False, help="Captions CSV 'image_name;caption'"),
-    contexts: Optional[Path] = typer.Option(None, "--contexts", "-x", exists=True, dir_okay=False, help="Per-image context JSONL, as written by align-images"),
-    images: Optional[Path] = typer.Option(None, "--images", "-i", exists=True, file_okay=False, help="Folder of <IMGID>.jpg images, set as doc._.image"),
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export to text"
+        ),
+    ],
+    output_path: Annotated[
+        Path, typer.Argument(dir_okay=False, help="Output .spacy file (a text file when the input is .spacy)")
+    ],
+    captions: Annotated[
+        Optional[Path],
+        typer.Option("--captions", "-c", exists=True, dir_okay=False, help="Captions CSV 'image_name;caption'"),
+    ] = None,
+    contexts: Annotated[
+        Optional[Path],
+        typer.Option("--contexts", "-x", exists=True, dir_okay=False, help="Per-image context JSONL (align-images)"),
+    ] = None,
+    images: Annotated[
+        Optional[Path],
+        typer.Option("--images", "-i", exists=True, file_okay=False, help="Image folder: <IMGID>.jpg -> doc._.image"),
+    ] = None,
 ) -> None:
     """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set), or a .spacy file back to text."""
     try:

@@ -1,44 +1,20 @@
 """The HF captioner loads an image-to-text model from a directory and captions.
 
-No captioning weights exist offline, so the test builds a tiny
+No captioning weights exist offline, so the test uses a tiny
 VisionEncoderDecoderModel (ViT encoder + BERT decoder, random weights) with the
 tokenizer of the installed tiny BERT: the captions are noise, the plumbing is real.
 """
 import pytest
+import spacy
 from PIL import Image
 
 from spacy_ita.aligners.captioner import create_hf_captioner
-from spacy_ita.resources import resolve_model
+from spacy_ita.aligners.tiny_captioner import save_tiny_captioner
 
 
 @pytest.fixture(scope="module")
 def tiny_captioner_dir(tmp_path_factory):
-    from transformers import (
-        AutoTokenizer,
-        BertConfig,
-        ViTConfig,
-        ViTImageProcessor,
-        VisionEncoderDecoderConfig,
-        VisionEncoderDecoderModel,
-    )
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("tiny-bert-2l"))
-    encoder = ViTConfig(image_size=32, patch_size=16, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=37)
-    decoder = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=37, is_decoder=True, add_cross_attention=True)
-    model = VisionEncoderDecoderModel(VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder))
-    # BERT has no BOS/EOS: generation starts at [CLS] and stops at [SEP].
-    special = {"decoder_start_token_id": tokenizer.cls_token_id, "pad_token_id": tokenizer.pad_token_id,
-               "eos_token_id": tokenizer.sep_token_id}
-    for config in (model.config, model.generation_config):
-        for key, value in special.items():
-            setattr(config, key, value)
-    directory = tmp_path_factory.mktemp("tiny-captioner")
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(directory)
-    return str(directory)
+    return save_tiny_captioner(tmp_path_factory.mktemp("tiny-captioner"))
 
 
 def test_captions_a_batch_from_a_local_directory(tiny_captioner_dir):
@@ -50,8 +26,6 @@ def test_captions_a_batch_from_a_local_directory(tiny_captioner_dir):
 
 
 def test_in_the_component(tiny_captioner_dir):
-    import spacy
-
     nlp = spacy.blank("en")
     config = {"backends": {"objects": None, "ocr": None,
                            "caption": {"@misc": "spacy_ita.HFCaptioner.v1", "model": tiny_captioner_dir}}}

@@ -1,0 +1,89 @@
+"""`python -m spacy_ita evaluate-views MODEL DATA`: score a trained pipeline in
+both views — cross-modal (the post plus its visual context, where it has one)
+and text-only (the context ignored) — with spaCy's own NER scorer."""
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import spacy
+import srsly
+import typer
+from spacy.language import Language
+from spacy.training import Example
+from typing_extensions import Annotated
+from wasabi import msg
+
+from .data.corpus import create_mner_corpus
+from .visual_context import has_context
+
+VIEWS = {"cross_modal": "auto", "text_only": "text"}
+
+
+def ita_pipe_names(nlp: Language) -> List[str]:
+    return [name for name, pipe in nlp.pipeline if pipe.__class__.__name__ == "ITANER"]
+
+
+def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) -> Dict[str, Dict[str, Any]]:
+    """nlp.evaluate once per view; the inference view is restored afterwards."""
+    names = ita_pipe_names(nlp)
+    if not names:
+        raise ValueError("The pipeline has no ita_ner component to switch between views.")
+    saved = {name: nlp.get_pipe(name).cfg["inference_view"] for name in names}
+    results = {}
+    try:
+        for view, setting in VIEWS.items():
+            for name in names:
+                nlp.get_pipe(name).cfg["inference_view"] = setting
+            start = time.perf_counter()
+            scores = nlp.evaluate(examples, batch_size=batch_size)
+            seconds = time.perf_counter() - start
+            results[view] = {
+                "ents_p": scores["ents_p"],
+                "ents_r": scores["ents_r"],
+                "ents_f": scores["ents_f"],
+                "ents_per_type": scores["ents_per_type"],
+                "docs_per_second": len(examples) / seconds if seconds else None,
+            }
+    finally:
+        for name, setting in saved.items():
+            nlp.get_pipe(name).cfg["inference_view"] = setting
+    return results
+
+
+def print_table(results: Dict[str, Dict[str, Any]]) -> None:
+    types = sorted({t for r in results.values() for t in (r["ents_per_type"] or {})})
+    header = ["view", "P", "R", "F"] + [f"F {t}" for t in types] + ["docs/s"]
+    rows = []
+    for view, r in results.items():
+        per_type = r["ents_per_type"] or {}
+        rows.append([view, f"{100 * r['ents_p']:.2f}", f"{100 * r['ents_r']:.2f}", f"{100 * r['ents_f']:.2f}"]
+                    + [f"{100 * per_type[t]['f']:.2f}" if t in per_type else "-" for t in types]
+                    + [f"{r['docs_per_second']:.1f}"])
+    msg.table(rows, header=header, divider=True)
+
+
+def evaluate_views(
+    model: Annotated[str, typer.Argument(help="Trained pipeline: a directory or an installed package name")],
+    data: Annotated[Path, typer.Argument(exists=True, help="DocBin (.spacy) or Twitter-format .txt file")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the scores as JSON")] = None,
+    captions: Annotated[Optional[Path], typer.Option("--captions", help="Captions CSV for a .txt input")] = None,
+    contexts: Annotated[Optional[Path], typer.Option("--contexts", help="Context JSONL for a .txt input")] = None,
+    gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
+) -> None:
+    """Score MODEL on DATA cross-modal and text-only (P/R/F overall and per type)."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(model)
+    reader = create_mner_corpus(str(data), captions=str(captions) if captions else None,
+                                contexts=str(contexts) if contexts else None)
+    examples = list(reader(nlp))
+    with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
+    msg.info(f"{len(examples)} docs, {with_context} with a visual context")
+    results = score_views(nlp, examples, batch_size=batch_size)
+    print_table(results)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(output, {"model": str(model), "data": str(data), "n_docs": len(examples),
+                                  "n_with_context": with_context, **results})
+        msg.good(f"Saved scores to {output}")

@@ -134,3 +134,19 @@ def test_bad_config_values_fail_clearly():
         tiny_nlp(inference_view="both")
     with pytest.raises(ValueError, match="context kind"):
         tiny_nlp(context_order=["caption", "exif"])
+
+
+def test_word_shape_features_train_and_round_trip(tmp_path):
+    from spacy_ita.ner.word_shape import SHAPES, word_shape
+
+    assert [SHAPES[word_shape(w)] for w in ["obama", "Obama", "NASA", "iPhone", "2015", "!!", "@user", "#tbt"]] == [
+        "lower", "title", "upper", "mixed", "digit", "punct", "mention", "hashtag"]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64, "word_shape_dim": 8}})
+    examples = make_examples(nlp, 6)
+    optimizer = nlp.initialize(lambda: examples)
+    assert nlp.update(examples, sgd=optimizer)["ita_ner"] > 0
+    texts = ["I love Paris so much", "RT @user : Apple in BERLIN"]
+    expected = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+    nlp.to_disk(tmp_path / "shaped")
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in spacy.load(tmp_path / "shaped").pipe(texts)] == expected

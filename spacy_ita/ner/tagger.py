@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from .crf import LinearChainCRF, SoftmaxHead, cross_view_kl
 from .inputs import EncodedView
+from .word_shape import N_SHAPES
 
 HEADS = {"crf": LinearChainCRF, "softmax": SoftmaxHead}
 
@@ -34,13 +35,15 @@ class PredictionBatch:
 
 class ITATaggerModule(nn.Module):
     def __init__(self, encoder: nn.Module, n_tags: int, head: str = "crf", dropout: float = 0.1,
-                 allowed_transitions: Optional[Tensor] = None, allowed_start: Optional[Tensor] = None):
+                 allowed_transitions: Optional[Tensor] = None, allowed_start: Optional[Tensor] = None,
+                 word_shape_dim: int = 0):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"Unknown head '{head}': expected one of {sorted(HEADS)}")
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.emission = nn.Linear(encoder.config.hidden_size, n_tags)
+        self.word_shape = nn.Embedding(N_SHAPES, word_shape_dim) if word_shape_dim else None
+        self.emission = nn.Linear(encoder.config.hidden_size + word_shape_dim, n_tags)
         self.head = HEADS[head](n_tags, allowed_transitions=allowed_transitions, allowed_start=allowed_start)
 
     def emissions(self, view: EncodedView) -> Tensor:
@@ -48,8 +51,10 @@ class ITATaggerModule(nn.Module):
         if view.token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             inputs["token_type_ids"] = view.token_type_ids
         hidden = self.encoder(**inputs).last_hidden_state
-        first_subwords = hidden[view.word_rows, view.word_positions]  # [docs, words, hidden]
-        return self.emission(self.dropout(first_subwords))
+        features = hidden[view.word_rows, view.word_positions]  # first subwords: [docs, words, hidden]
+        if self.word_shape is not None:
+            features = torch.cat([features, self.word_shape(view.word_shapes)], dim=-1)
+        return self.emission(self.dropout(features))
 
     def forward(self, batch):
         if isinstance(batch, TrainingBatch):

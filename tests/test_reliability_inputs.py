@@ -1,0 +1,98 @@
+"""Messy post texts through a tiny trained ita_ner: every one gives a Doc, in both
+inference views, alone and inside an nlp.pipe batch, without disturbing the good
+posts batched with it."""
+import math
+
+import pytest
+
+from reliability_support import CONTEXT, ents, trained_nlp
+
+LONG_TEXT = " ".join(["RT @user : I love Obama so much # fun"] * 500)  # 5,000 words
+AWKWARD = {
+    "empty": "",
+    "whitespace only": " \t  \n ",
+    "emoji and non-BMP": "I love Obama 😀🇫🇷👩‍👩‍👧 so much 𝕏𝔂 𠜎 # fun",
+    "zero-width and control": "I\u200b love\u200d Obama \x00\x07\x1b\ufeff so \u200e much\x7f",
+    "right-to-left": "أحب باريس كثيرا Obama שלום \u202eevil\u202c",
+    "5000 words": LONG_TEXT,
+    "300-char token": "I love " + "x" * 300 + " so much",
+    "mixed newlines": "I love Obama\r\nso much\rParis\u2028Berlin\n\nLondon\u2029Apple\x85end",
+}
+GOOD = ["RT @user : I love Obama so much # fun", "RT @user : I love Paris so much # fun",
+        "RT @user : I love Google so much # fun", "RT @user : Messi and Trump in London"]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return trained_nlp()
+
+
+def view(nlp, setting):
+    nlp.get_pipe("ita_ner").cfg["inference_view"] = setting
+
+
+def make(nlp, text, with_context=True):
+    doc = nlp.make_doc(text)
+    doc._.visual_context = dict(CONTEXT) if with_context else None
+    return doc
+
+
+def check_sensible(doc, labels):
+    """Every token went through the tagger; entities are well-formed and confident in [0, 1]."""
+    assert all(token.ent_iob_ in ("B", "I", "O") for token in doc)
+    for ent in doc.ents:
+        assert ent.label_ in labels
+        assert 0 <= ent.start < ent.end <= len(doc)
+        assert math.isfinite(ent._.confidence) and 0.0 <= ent._.confidence <= 1.0
+
+
+@pytest.mark.parametrize("setting", ["auto", "text"])
+@pytest.mark.parametrize("case", [case for case in AWKWARD if case != "5000 words"])  # that one: below
+def test_awkward_text_gives_a_doc_with_sensible_entities(nlp, setting, case):
+    view(nlp, setting)
+    text = AWKWARD[case]
+    doc = nlp(make(nlp, text))
+    assert doc.text == text  # nothing lost or altered
+    check_sensible(doc, nlp.get_pipe("ita_ner").labels)
+    if case in ("empty", "whitespace only"):
+        assert doc.ents == ()
+
+
+@pytest.mark.parametrize("setting", ["auto", "text"])
+def test_long_post_is_tagged_to_its_last_word(nlp, setting):
+    view(nlp, setting)
+    doc = nlp(make(nlp, LONG_TEXT))
+    assert len(doc) == 5000 and doc.text == LONG_TEXT
+    check_sensible(doc, nlp.get_pipe("ita_ner").labels)
+    # Every repetition names Obama: each tenth of the post, the last one included,
+    # must have its names found (a reader that lost the tail would find none there).
+    found = [e for e in doc.ents if (e.text, e.label_) == ("Obama", "PER")]
+    assert {e.start // 500 for e in found} == set(range(10))
+    assert len(found) >= 200
+
+
+@pytest.mark.parametrize("setting", ["auto", "text"])
+def test_a_bad_item_in_a_batch_does_not_change_the_good_ones(nlp, setting):
+    view(nlp, setting)
+    alone = {text: nlp(make(nlp, text)) for text in GOOD}
+    assert any(doc.ents for doc in alone.values())  # the comparison below is not vacuous
+    stream, expected = [], []
+    for i, (case, bad) in enumerate(AWKWARD.items()):
+        good = GOOD[i % len(GOOD)]
+        stream += [(make(nlp, good), good), (make(nlp, bad), case)]
+    docs = list(nlp.pipe((doc for doc, _ in stream), batch_size=4))
+    assert len(docs) == len(stream)
+    for doc, (_, key) in zip(docs, stream):
+        check_sensible(doc, nlp.get_pipe("ita_ner").labels)
+        if key in alone:
+            assert ents(doc) == ents(alone[key]), f"batched with awkward input, {key!r} changed"
+            for got, want in zip(doc.ents, alone[key].ents):
+                assert got._.confidence == pytest.approx(want._.confidence, abs=1e-4)
+
+
+def test_docs_without_context_batch_with_docs_with_one(nlp):
+    """auto view: a batch mixing both views gives each doc what it gets alone."""
+    view(nlp, "auto")
+    docs = [make(nlp, text, with_context=i % 2 == 0) for i, text in enumerate(GOOD + list(AWKWARD.values())[:4])]
+    alone = [ents(nlp(make(nlp, d.text, d._.visual_context is not None))) for d in docs]
+    assert [ents(d) for d in nlp.pipe(docs, batch_size=3)] == alone

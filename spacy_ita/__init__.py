@@ -6,5 +6,6 @@ import os
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from . import extensions  # noqa: E402,F401  (declares the Doc/Span extensions)
+from .api import make_doc, pipe_with_images  # noqa: E402,F401  (the user entry points)
 
 __version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""benchmarks/bench_real_data.py --smoke end to end (tiny encoder, a few dozen
+real posts, one epoch per system), and the per-epoch timing of its hooks."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+import bench_hooks  # noqa: E402
+
+SYSTEMS = ("ita", "ita_text", "trf_ner")
+
+
+def test_epoch_seconds_excludes_evaluation_and_checkpoints():
+    events = [
+        {"event": "step", "step": 0, "epoch": 0, "t": 10.0},
+        {"event": "evaluate", "start": 11.0, "end": 13.0},
+        {"event": "to_disk", "start": 13.0, "end": 14.0},
+        {"event": "step", "step": 1, "epoch": 0, "t": 15.0},
+        {"event": "step", "step": 2, "epoch": 1, "t": 20.0},
+        {"event": "step", "step": 3, "epoch": 1, "t": 22.0},
+        {"event": "to_disk", "start": 24.0, "end": 25.0},
+        {"event": "end", "t": 25.0},
+    ]
+    timing = bench_hooks.epoch_seconds(events)
+    assert [(e["epoch"], e["steps"]) for e in timing["epochs"]] == [(0, 2), (1, 2)]
+    assert [e["seconds"] for e in timing["epochs"]] == [7.0, 4.0]
+    assert [e["wall_seconds"] for e in timing["epochs"]] == [10.0, 5.0]
+    assert timing["eval_seconds"] == 2.0 and timing["n_evaluations"] == 1
+
+
+def test_bench_real_data_smoke(shared_data, tmp_path):
+    out = tmp_path / "bench"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_real_data.py"), "--smoke",
+         "--data-dir", str(shared_data), "--output-dir", str(out)],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "| dataset | system | split | view | P | R | F1 |" in proc.stdout
+    assert "Machine: " in proc.stdout and "Command: `python benchmarks/bench_real_data.py --smoke" in proc.stdout
+
+    results = json.loads((out / "results.json").read_text())
+    assert (out / "table.md").read_text().count("| twitter2015 |") == len(results["rows"])
+    assert {r["system"] for r in results["runs"]} == set(SYSTEMS)
+    rows = {(r["system"], r["split"], r["view"]) for r in results["rows"]}
+    for split in ("valid", "test"):
+        assert {("ita", split, "cross_modal"), ("ita", split, "text_only"), ("ita_text", split, "text_only"),
+                ("trf_ner", split, "text_only")} <= rows
+    for run in results["runs"]:
+        assert run["training"]["peak_rss_mib"] > 0
+        assert run["seconds_per_epoch"] > 0 and len(run["training"]["epochs"]) == 1
+        assert run["command"].split()[1:4] == ["-m", "spacy", "train"]
+        for split in ("valid", "test"):
+            for scores in run["scores"][split].values():
+                assert 0.0 <= scores["ents_f"] <= 1.0
+        assert all(s["docs_per_second"] > 0 for s in run["speed"].values())
+    ita = next(r for r in results["runs"] if r["system"] == "ita")
+    assert "--paths.captions" in ita["command"] and "--components.ita_ner.temperature 4.0" in ita["command"]
+    assert 35 <= ita["speed"]["cross_modal"]["context_words_mean"] <= 45
+    trf = next(r for r in results["runs"] if r["system"] == "trf_ner")
+    assert "--components.transformer.model.name" in trf["command"]

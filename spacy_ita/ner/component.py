@@ -1,6 +1,7 @@
 """The trainable `ita_ner` component: one transformer + CRF trained on the
 cross-modal view (post + visual context) and the text-only view at once,
 aligned by KL(p_cross || p_text) over the CRF marginals."""
+from contextlib import contextmanager
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from spacy.language import Language
@@ -62,6 +63,19 @@ def make_ita_ner(
         temperature=temperature, cross_nll_weight=cross_nll_weight, text_nll_weight=text_nll_weight,
         context_order=context_order, scorer=scorer,
     )
+
+
+@contextmanager
+def clear_load_errors(name: str, source: str):
+    """A damaged or foreign model file (say, a pickle) makes msgpack fail with
+    messages like 'unpack(b) received extra data'; say what failed instead."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(
+            f"{name}: cannot load the saved component from {source}: {err} "
+            "(expected the msgpack + safetensors files spacy-ita writes; nothing is ever unpickled)"
+        ) from err
 
 
 class ITANER(TrainablePipe):
@@ -137,6 +151,15 @@ class ITANER(TrainablePipe):
                 probs = prediction["tag_probs"][span.start: span.end]
                 span._.confidence = float(sum(probs) / len(probs))
             doc.ents = spans
+
+    # --- serialization ---------------------------------------------------
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "ITANER":
+        with clear_load_errors(self.name, "bytes"):
+            return super().from_bytes(bytes_data, exclude=exclude)
+
+    def from_disk(self, path, *, exclude=tuple()) -> "ITANER":
+        with clear_load_errors(self.name, str(path)):
+            return super().from_disk(path, exclude=exclude)
 
     # --- training --------------------------------------------------------
     def training_request(self, examples: Sequence[Example]) -> TrainingRequest:

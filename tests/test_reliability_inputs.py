@@ -98,10 +98,6 @@ def test_docs_without_context_batch_with_docs_with_one(nlp):
     assert [ents(d) for d in nlp.pipe(docs, batch_size=3)] == alone
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug reported to the inputs.py owner: ViewEncoder.encode reserves min(len(context), max_context_tokens) "
-    "for the context even when that is >= max_length (ita_tiny.cfg: 128/128), leaving a 1-subword window "
-    "budget, so every post word is read alone beside the context and the encoder runs one row per word"))
 def test_a_long_visual_context_does_not_split_a_short_post_into_one_word_windows(nlp):
     encoder = nlp.get_pipe("ita_ner").model.shims[0].view_encoder
     words = "RT @user : I love Obama so much # fun".split()

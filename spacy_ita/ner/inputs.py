@@ -126,7 +126,9 @@ class ViewEncoder:
         rows_ids, rows_types, word_rows, word_positions = [], [], [], []
         for words_subwords, context in zip(subwords, contexts_ids):
             lengths = [len(s) for s in words_subwords]
-            reserve = min(len(context), self.max_context_tokens)
+            # A long post keeps at least half of each window: the context is
+            # the part that gets truncated, never the post's own words.
+            reserve = min(len(context), self.max_context_tokens, (self.max_length - self.n_special_pair) // 2)
             budget = self.max_length - (self.n_special_pair + reserve if reserve else self.n_special_single)
             doc_rows, doc_positions = [0] * len(lengths), [0] * len(lengths)
             best_centrality = [-1] * len(lengths)

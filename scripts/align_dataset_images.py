@@ -4,6 +4,10 @@ weasel has no conditional steps, and a command's dependencies must exist. So
 this step always writes its output: the contexts of every image in the folder,
 or an empty file when the dataset comes without images (Twitter-2015/2017 as
 redistributed: text and captions only). The convert step then always reads it.
+
+The output is rewritten on every run, so that rebuilt images never keep the
+contexts of their old pixels; backend outputs live in a content-hash cache
+(`cache/align` by default), so a rerun costs nothing for unchanged images.
 """
 import sys
 from pathlib import Path
@@ -24,6 +28,7 @@ def main(
     dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
     caption_model: str = typer.Option("", help="Image-to-text model; empty: no captions"),
     gpu_id: int = typer.Option(-1, help="GPU to run the vision models on; -1: CPU"),
+    cache_dir: Path = typer.Option(Path("cache/align"), help="Content-hash cache of backend outputs"),
 ) -> None:
     announce_if_demo(dataset)
     has_images = images_dir.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images_dir.iterdir())
@@ -35,7 +40,8 @@ def main(
     from spacy_ita.aligners.cli import align_images
 
     caption: Optional[str] = caption_model or None
-    align_images(images_dir, output_jsonl, caption_model=caption, gpu=gpu_id >= 0)
+    output_jsonl.unlink(missing_ok=True)  # align_images resumes by image id; we want fresh contexts
+    align_images(images_dir, output_jsonl, caption_model=caption, cache_dir=cache_dir, gpu=gpu_id >= 0)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ file named by $SPACY_ITA_BENCH_EVENTS (no file, no output):
 
     {"event": "step", "step": 0, "epoch": 0, "t": ...}   before every update
         (through `--training.before_update '{"@callbacks": "spacy_ita_bench.step_clock.v1"}'`)
-    {"event": "evaluate", "start": ..., "end": ...}        every dev evaluation (Language.evaluate)
+    {"event": "evaluate", "start": ..., "end": ..., "ents_f": ...}
+                                                           every dev evaluation (Language.evaluate)
     {"event": "to_disk", "start": ..., "end": ...}         every checkpoint written (Language.to_disk)
     {"event": "end", "t": ...}                             at interpreter exit
 
@@ -38,10 +39,15 @@ def _timed(method, event: str):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
+        result = None
         try:
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
+            return result
         finally:
-            _write({"event": event, "start": start, "end": time.perf_counter()})
+            record = {"event": event, "start": start, "end": time.perf_counter()}
+            if isinstance(result, dict) and "ents_f" in result:
+                record["ents_f"] = result["ents_f"]
+            _write(record)
 
     wrapper.__bench_timed__ = True
     return wrapper
@@ -91,3 +97,17 @@ def epoch_seconds(events: List[Dict[str, Any]]) -> Dict[str, Any]:
         )
     evals = [(a, b) for e in events if e["event"] == "evaluate" for a, b in [(e["start"], e["end"])]]
     return {"epochs": per_epoch, "eval_seconds": sum(b - a for a, b in evals), "n_evaluations": len(evals)}
+
+
+def best_checkpoint_step(events: List[Dict[str, Any]]) -> Optional[int]:
+    """The step whose evaluation spaCy saved as model-best: the best dev ents_f
+    (the main score of ita.cfg and trf_ner.cfg), the later one on a tie, as
+    spaCy copies model-best whenever a score equals the best so far.
+    None when no evaluation was recorded."""
+    step, scored = None, []
+    for e in events:
+        if e["event"] == "step":
+            step = e["step"]
+        elif e["event"] == "evaluate" and e.get("ents_f") is not None and step is not None:
+            scored.append((e["ents_f"], step))
+    return max(scored)[1] if scored else None

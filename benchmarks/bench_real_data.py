@@ -275,8 +275,9 @@ def run_training(cmd: List[str], log_path: Path, events_path: Path) -> Dict[str,
     if proc.returncode != 0:
         tail = "\n".join(log_path.read_text(encoding="utf8").splitlines()[-30:])
         raise RuntimeError(f"training failed (exit {proc.returncode}), log {log_path}:\n{tail}")
+    events = bench_hooks.read_events(events_path)
     return {"wall_seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024.0,  # Linux: KiB
-            **bench_hooks.epoch_seconds(bench_hooks.read_events(events_path))}
+            "best_step": bench_hooks.best_checkpoint_step(events), **bench_hooks.epoch_seconds(events)}
 
 
 # --- evaluation -------------------------------------------------------------------
@@ -366,22 +367,35 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
             print(f"[bench] {dataset} {system} seed {seed}: reusing {record_path}", flush=True)
             return record
 
-    print(f"[bench] {dataset} {system} seed {seed}: training ({n_train} posts, {steps_per_epoch} steps/epoch, "
-          f"{args.epochs} epochs), log {run_dir / 'train.log'}", flush=True)
-    training = run_training(cmd, run_dir / "train.log", run_dir / "events.jsonl")
+    training_path = run_dir / "training.json"
+    model_last = run_dir / "model" / "model-last"
+    previous = srsly.read_json(training_path) if training_path.exists() else {}
+    if args.resume and previous.get("settings") == settings and model_last.exists():
+        print(f"[bench] {dataset} {system} seed {seed}: reusing the trained model in {run_dir}", flush=True)
+        training = previous["training"]
+    else:
+        print(f"[bench] {dataset} {system} seed {seed}: training ({n_train} posts, {steps_per_epoch} steps/epoch, "
+              f"{args.epochs} epochs), log {run_dir / 'train.log'}", flush=True)
+        training_path.unlink(missing_ok=True)
+        training = run_training(cmd, run_dir / "train.log", run_dir / "events.jsonl")
+        srsly.write_json(training_path, {"settings": settings, "training": training})
     epoch_secs = [e["seconds"] for e in training["epochs"]]
     print(f"[bench]   {training['wall_seconds']:.0f} s wall, {statistics.mean(epoch_secs):.1f} s/epoch, "
           f"peak RSS {training['peak_rss_mib']:.0f} MiB", flush=True)
 
     # Model selection on valid: model-best (spaCy's per-epoch evaluations) vs model-last.
+    # A model-best from the evaluation at step 0 -- the initial weights, as the
+    # warmup's rate is 0 there -- is no trained model: then model-last alone.
+    names = ["model-last"] if training.get("best_step") == 0 else ["model-best", "model-last"]
     candidates = {}
-    for name in ("model-best", "model-last"):
+    for name in names:
         if (run_dir / "model" / name).exists():
             nlp = spacy.load(run_dir / "model" / name)
             candidates[name] = (nlp, evaluate_split(nlp, args, system, splits["valid"]))
     view = main_view(system)
     selected = max(candidates, key=lambda n: (candidates[n][1][view]["ents_f"], n == "model-best"))
     nlp, valid_scores = candidates[selected]
+    checkpoint_valid_f = {n: c[1][view]["ents_f"] for n, c in candidates.items()}
     candidates.clear()
     scores = {"valid": valid_scores}
     if splits["test"]:
@@ -394,7 +408,7 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
         "dataset": dataset, "system": system, "seed": seed, "settings": settings,
         "command": shlex.join(cmd), "n_train": n_train, "steps_per_epoch": steps_per_epoch,
         "training": training, "seconds_per_epoch": statistics.mean(epoch_secs),
-        "checkpoint_valid_f": {n: c[1][view]["ents_f"] for n, c in candidates.items()},
+        "checkpoint_valid_f": checkpoint_valid_f,
         "selected": selected, "scores": scores, "speed": speed, "speed_split": speed_path.name,
     }
     srsly.write_json(record_path, record)

@@ -17,7 +17,7 @@ SYSTEMS = ("ita", "ita_text", "trf_ner")
 def test_epoch_seconds_excludes_evaluation_and_checkpoints():
     events = [
         {"event": "step", "step": 0, "epoch": 0, "t": 10.0},
-        {"event": "evaluate", "start": 11.0, "end": 13.0},
+        {"event": "evaluate", "start": 11.0, "end": 13.0, "ents_f": 0.1},
         {"event": "to_disk", "start": 13.0, "end": 14.0},
         {"event": "step", "step": 1, "epoch": 0, "t": 15.0},
         {"event": "step", "step": 2, "epoch": 1, "t": 20.0},
@@ -30,6 +30,13 @@ def test_epoch_seconds_excludes_evaluation_and_checkpoints():
     assert [e["seconds"] for e in timing["epochs"]] == [7.0, 4.0]
     assert [e["wall_seconds"] for e in timing["epochs"]] == [10.0, 5.0]
     assert timing["eval_seconds"] == 2.0 and timing["n_evaluations"] == 1
+    assert bench_hooks.best_checkpoint_step(events) == 0
+    later = [{"event": "step", "step": 1, "epoch": 0, "t": 15.0},
+             {"event": "evaluate", "start": 15.5, "end": 16.0, "ents_f": 0.1}]
+    assert bench_hooks.best_checkpoint_step(events[:3] + later) == 1  # a tie: spaCy keeps the later one
+    later[1]["ents_f"] = 0.05
+    assert bench_hooks.best_checkpoint_step(events[:3] + later) == 0
+    assert bench_hooks.best_checkpoint_step(events[:1]) is None
 
 
 def test_bench_real_data_smoke(shared_data, tmp_path):
@@ -55,6 +62,9 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
         assert run["training"]["peak_rss_mib"] > 0
         assert run["seconds_per_epoch"] > 0 and len(run["training"]["epochs"]) == 1
         assert run["command"].split()[1:4] == ["-m", "spacy", "train"]
+        # One epoch of 2 steps evaluates at step 0 only: the initial weights are no candidate.
+        assert run["training"]["best_step"] == 0 and run["selected"] == "model-last"
+        assert list(run["checkpoint_valid_f"]) == ["model-last"]
         for split in ("valid", "test"):
             for scores in run["scores"][split].values():
                 assert 0.0 <= scores["ents_f"] <= 1.0

@@ -27,12 +27,14 @@ from PIL import Image, ImageDraw, ImageFont
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Canvas size, frame inset and line width per style: signs and logos get a frame
-# like the real thing, banners are wide, posters tall.
+# like the real thing, banners are wide, posters tall. Small canvases keep the
+# demo's real OCR pass to minutes on 2 CPU cores (EasyOCR's detector cost grows
+# with the pixel count; at these sizes it still reads every demo line exactly).
 STYLES = {
-    "poster": {"size": (480, 640), "frame": 0},
-    "sign": {"size": (640, 320), "frame": 14},
-    "banner": {"size": (800, 240), "frame": 0},
-    "logo": {"size": (480, 480), "frame": 24},
+    "poster": {"size": (240, 320), "frame": 0},
+    "sign": {"size": (320, 160), "frame": 7},
+    "banner": {"size": (400, 120), "frame": 0},
+    "logo": {"size": (240, 240), "frame": 12},
 }
 TEXT_WIDTH_SHARE = 0.86  # lines are shrunk until they fit this share of the width
 LINE_GAP = 0.25  # gap between lines, as a share of the line height

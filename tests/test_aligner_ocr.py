@@ -44,3 +44,11 @@ def test_reading_order_groups_lines_then_sorts_left_to_right():
 
     boxes = [(box(200, 102), "now"), (box(10, 5), "Hello"), (box(10, 100), "Open"), (box(120, 8), "world")]
     assert reading_order(boxes) == ["Hello world", "Open now"]
+
+
+def test_large_images_are_scaled_down_before_ocr_and_still_read(ocr):
+    large = render_lines([["HELLO", "WORLD"]], size=(520, 120)).resize((2080, 480))
+    capped = create_easyocr_backend(max_side=1024)
+    assert capped.model is ocr.model
+    assert [line.upper() for line in capped([large])[0]] == ["HELLO WORLD"]
+    assert capped.signature != create_easyocr_backend(max_side=0).signature  # the cache tells them apart

@@ -45,6 +45,12 @@ class EasyOCRBackend(AlignmentBackend):
 
     def read(self, image: Image.Image) -> List[str]:
         reader = self.model
+        max_side = self.settings["max_side"]
+        if max_side and max(image.size) > max_side:
+            # The text detector's cost grows with the pixel count; a post's
+            # photo rarely has text too small to read at this size.
+            image = image.copy()
+            image.thumbnail((max_side, max_side), Image.LANCZOS)
         rgb = numpy.asarray(image.convert("RGB"))
         # detect + recognize is what readtext does; calling them directly lets us
         # hand the detector RGB and the recognizer a correctly weighted gray.
@@ -84,7 +90,10 @@ def create_easyocr_backend(
     model_dir: str = "easyocr-en",
     min_confidence: float = 0.3,
     gpu: bool = False,
+    max_side: int = 1024,
 ) -> EasyOCRBackend:
     """`model_dir`: a known model name (see resources.KNOWN_MODELS) or a directory
-    holding EasyOCR's detection and recognition weights; nothing is downloaded."""
-    return EasyOCRBackend(languages=list(languages), model_dir=model_dir, min_confidence=min_confidence, gpu=gpu)
+    holding EasyOCR's detection and recognition weights; nothing is downloaded.
+    Images larger than `max_side` pixels are scaled down before OCR (0: never)."""
+    return EasyOCRBackend(languages=list(languages), model_dir=model_dir, min_confidence=min_confidence, gpu=gpu,
+                          max_side=max_side)

@@ -9,7 +9,7 @@ import base64
 import html
 import io
 import warnings
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Annotated, Any, Dict, Iterable, Optional
 
 import typer
@@ -37,34 +37,22 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
 
 
 def image_data_uri(image: Any, max_side: int = MAX_IMAGE_SIDE) -> Optional[str]:
-    """A data URI for a path, raw bytes or PIL image; None when there is none or it can't be read."""
+    """A data URI for a path, raw bytes or PIL image; None when there is none or it can't be read.
+
+    Reads through the aligner's safe loader, so a bad image here fails the same
+    way it does in the pipeline: a logged warning, never an exception."""
     if image is None:
         return None
-    from PIL import Image, UnidentifiedImageError
+    from .aligners.images import load_image
 
-    try:
-        if isinstance(image, Image.Image):
-            picture = image.copy()
-        elif isinstance(image, (bytes, bytearray)):
-            picture = Image.open(io.BytesIO(image))
-        elif isinstance(image, (str, PurePath)):
-            picture = Image.open(Path(image))
-        else:
-            return None
-        picture.load()
-    except (OSError, UnidentifiedImageError):
+    loaded = load_image(image)
+    if loaded is None:
         return None
+    picture = loaded.image.copy()
     picture.thumbnail((max_side, max_side))
-    # Photos stay small as JPEG; anything with transparency or a palette keeps PNG.
-    if picture.mode in ("RGB", "L"):
-        fmt, mime = "JPEG", "image/jpeg"
-    else:
-        fmt, mime = "PNG", "image/png"
-        if picture.mode not in ("RGBA", "LA", "P", "1"):
-            picture = picture.convert("RGBA")
     buffer = io.BytesIO()
-    picture.save(buffer, format=fmt)
-    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    picture.save(buffer, format="JPEG")  # the loader hands back RGB: JPEG keeps the page small
+    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
 def _chips(texts: Iterable[str]) -> str:

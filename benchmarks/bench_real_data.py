@@ -95,7 +95,6 @@ import bench_hooks  # noqa: E402
 import spacy  # noqa: E402
 import srsly  # noqa: E402
 import torch  # noqa: E402
-from spacy.tokens import Doc  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
 from spacy_ita.data.corpus import create_mner_corpus, predicted_doc  # noqa: E402

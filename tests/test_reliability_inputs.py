@@ -76,7 +76,7 @@ def test_a_bad_item_in_a_batch_does_not_change_the_good_ones(nlp, setting):
     view(nlp, setting)
     alone = {text: nlp(make(nlp, text)) for text in GOOD}
     assert any(doc.ents for doc in alone.values())  # the comparison below is not vacuous
-    stream, expected = [], []
+    stream = []
     for i, (case, bad) in enumerate(AWKWARD.items()):
         good = GOOD[i % len(GOOD)]
         stream += [(make(nlp, good), good), (make(nlp, bad), case)]

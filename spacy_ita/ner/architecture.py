@@ -2,7 +2,7 @@
 the ITA tagger shim, so spaCy trains, serializes and packages it like any
 other model."""
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from spacy.util import registry

@@ -1,0 +1,78 @@
+"""Seconds per training step (batch of 16 posts) on the real data, in process,
+for ITA with both views + KL, the text-only model, and spaCy's transformer + ner
+with the same encoder. Prints a table; a quick stand-in for full training runs
+when the question is only the cost of an epoch.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py [--steps 8] [--warmup 2]
+"""
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
+
+import spacy  # noqa: E402
+import torch  # noqa: E402
+from spacy.util import load_config  # noqa: E402
+
+from spacy_ita.data.corpus import create_mner_corpus  # noqa: E402
+from spacy_ita.resources import resolve_model  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BATCH = 16
+
+
+def build(system: str, encoder: str, train_path: str):
+    paths = {"paths.train": train_path, "paths.dev": train_path}  # only to validate the config's corpora
+    if system == "trf_ner":
+        config = load_config(os.path.join(REPO, "configs", "trf_ner.cfg"),
+                             overrides={**paths, "components.transformer.model.name": resolve_model(encoder)})
+    else:
+        overrides = {**paths, "components.ita_ner.model.encoder": encoder}
+        if system == "ita_text":
+            overrides["components.ita_ner.views"] = ["text"]
+        config = load_config(os.path.join(REPO, "configs", "ita.cfg"), overrides=overrides)
+    return spacy.util.load_model_from_config(config, auto_fill=True)
+
+
+def seconds_per_step(system: str, encoder: str, train_path: str, examples, steps: int, warmup: int) -> float:
+    nlp = build(system, encoder, train_path)
+    optimizer = nlp.initialize(lambda: examples)
+    batches = [examples[i:i + BATCH] for i in range(0, len(examples), BATCH)]
+    for batch in batches[:warmup]:
+        nlp.update(batch, sgd=optimizer)
+    start = time.perf_counter()
+    for batch in batches[warmup:warmup + steps]:
+        nlp.update(batch, sgd=optimizer)
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data"))
+    parser.add_argument("--encoder", default="all-MiniLM-L6-v2")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    torch.manual_seed(0)
+    n_posts = BATCH * (args.steps + args.warmup)
+    train_path = os.path.join(args.data_dir, "twitter2015", "train.txt")
+    reader = create_mner_corpus(train_path, limit=n_posts,
+                                captions=os.path.join(args.data_dir, "captions-git-base", "captions.csv"))
+    examples = list(reader(spacy.blank("en")))
+    rows = []
+    for system in ("ita", "ita_text", "trf_ner"):
+        rows.append((system, seconds_per_step(system, args.encoder, train_path, examples, args.steps, args.warmup)))
+    spacy_step = dict(rows)["trf_ner"]
+    steps_per_epoch = -(-4000 // BATCH)
+    print(f"Twitter-2015 train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print("| system | s/step | s/epoch (4000 posts) | × spaCy trf+ner |")
+    print("|---|---|---|---|")
+    for system, step in rows:
+        print(f"| {system} | {step:.2f} | {step * steps_per_epoch:.0f} | {step / spacy_step:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -97,12 +97,14 @@ def forward(model: Model, request, is_train: bool):
 
 def build_training_batch(shim: ITATaggerShim, request: TrainingRequest, device) -> TrainingBatch:
     encoder = shim.view_encoder
-    text_view = encoder.encode(request.words, [None] * len(request.words), device=device)
+    subwords = encoder.word_subwords(request.words)  # shared by both views
+    text_view = encoder.encode(request.words, [None] * len(request.words), device=device, subwords=subwords)
     cross_docs = [i for i, context in enumerate(request.contexts) if context]
     cross_view = None
     if cross_docs:
         cross_view = encoder.encode([request.words[i] for i in cross_docs],
-                                    [request.contexts[i] for i in cross_docs], device=device)
+                                    [request.contexts[i] for i in cross_docs], device=device,
+                                    subwords=[subwords[i] for i in cross_docs])
     n_docs, n_words = text_view.word_mask.shape
     gold = torch.ones((n_docs, n_words, len(shim.tag_set)), dtype=torch.bool)
     for d, allowed in enumerate(request.gold_allowed):

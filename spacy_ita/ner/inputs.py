@@ -118,10 +118,14 @@ class ViewEncoder:
             start = max(next_start, start + 1)
 
     def encode(self, docs_words: Sequence[Sequence[str]], contexts: Sequence[Optional[str]],
-               device: Optional[torch.device] = None) -> EncodedView:
+               device: Optional[torch.device] = None,
+               subwords: Optional[List[List[List[int]]]] = None) -> EncodedView:
         """One EncodedView for a batch; a doc whose context is None or empty
-        is encoded text-only, so one batch can mix the two views."""
-        subwords = self.word_subwords(docs_words)
+        is encoded text-only, so one batch can mix the two views. `subwords`
+        (from `word_subwords`) saves tokenizing posts a second time when the
+        same posts are encoded in two views."""
+        if subwords is None:
+            subwords = self.word_subwords(docs_words)
         contexts_ids = self.context_ids(contexts)
         rows_ids, rows_types, word_rows, word_positions = [], [], [], []
         for words_subwords, context in zip(subwords, contexts_ids):

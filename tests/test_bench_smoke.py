@@ -74,3 +74,18 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     assert 35 <= ita["speed"]["cross_modal"]["context_words_mean"] <= 45
     trf = next(r for r in results["runs"] if r["system"] == "trf_ner")
     assert "--components.transformer.model.name" in trf["command"]
+
+    # The side-by-side inference benchmark on the pipelines just trained.
+    models = {system: out / "twitter2015" / system / "seed0" / "model" / "model-last" for system in ("ita", "trf_ner")}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_inference.py"),
+         *[f"{name}={path}" for name, path in models.items()],
+         "--data", str(shared_data / "twitter2015" / "test.txt"), "--docs", "12", "--rounds", "2"],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in proc.stdout.splitlines() if line.startswith("| ") and "docs/s" not in line]
+    assert [(r[0], r[1]) for r in rows] == [("ita", "text-only"), ("ita", "cross-modal"),
+                                                          ("trf_ner", "text-only")]
+    assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0

@@ -1,0 +1,89 @@
+"""Inference docs/s of trained pipelines, measured side by side in one process.
+
+Each pipeline is timed text-only, and an ITA pipeline cross-modal too (every post
+given the deterministic ~40-word synthesized context of bench_real_data.py), on the
+same posts with one torch thread. The (pipeline, view) pairs are timed in turn for
+several rounds and the median is reported, so that a load change on the machine hits
+every row alike instead of one row.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_inference.py \\
+        ita=training/bench_real_data/full/twitter2015/ita/seed0/model/model-last \\
+        trf_ner=training/bench_real_data/full/twitter2015/trf_ner/seed0/model/model-best \\
+        --data ../shared/data/twitter2015/test.txt --docs 1000 --rounds 3
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_real_data as bench  # noqa: E402  (pins threads, registers nothing else)
+import spacy  # noqa: E402
+import torch  # noqa: E402
+
+from spacy_ita.data.corpus import predicted_doc  # noqa: E402
+from spacy_ita.evaluate import ita_pipe_names  # noqa: E402
+
+
+def docs_for(nlp, references, view: str):
+    docs = [predicted_doc(nlp, ref) for ref in references]
+    if view == "cross_modal":
+        for i, doc in enumerate(docs):
+            doc._.visual_context = bench.synthetic_context(i)
+    return docs
+
+
+def time_view(nlp, references, view: str) -> float:
+    """Seconds for nlp.pipe over `references` in `view` (after one warm-up batch)."""
+    saved = bench.set_inference_view(nlp, "auto" if view == "cross_modal" else "text")
+    try:
+        list(nlp.pipe(docs_for(nlp, references[: nlp.batch_size], view)))
+        docs = docs_for(nlp, references, view)
+        start = time.perf_counter()
+        for _ in nlp.pipe(docs):
+            pass
+        return time.perf_counter() - start
+    finally:
+        for name, setting in saved.items():
+            nlp.get_pipe(name).cfg["inference_view"] = setting
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("pipelines", nargs="+", help="NAME=PATH of a trained pipeline")
+    parser.add_argument("--data", type=Path, required=True, help="MNER file whose posts are tagged")
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    pipelines = {}
+    for spec in args.pipelines:
+        name, sep, path = spec.partition("=")
+        if not sep or not path:
+            parser.error(f"expected NAME=PATH, got {spec!r}")
+        nlp = spacy.load(path)
+        views = ["text_only", "cross_modal"] if ita_pipe_names(nlp) else ["text_only"]
+        references = [eg.reference for eg in bench.read_examples(nlp, args.data, None, args.docs)]
+        pipelines[name] = (nlp, views, references)
+    seconds = {(name, view): [] for name, (_, views, _) in pipelines.items() for view in views}
+    for _ in range(args.rounds):
+        for (name, view), times in seconds.items():
+            nlp, _, references = pipelines[name]
+            times.append(time_view(nlp, references, view))
+    print(f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds")
+    print("| pipeline | view | docs/s | × its text-only |")
+    print("|---|---|---|---|")
+    rates = {key: len(pipelines[key[0]][2]) / statistics.median(times) for key, times in seconds.items()}
+    for (name, view), rate in rates.items():
+        ratio = rates[(name, "text_only")] / rate
+        print(f"| {name} | {view.replace('_', '-')} | {rate:.1f} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -48,7 +48,9 @@ Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner
 --output-dir training/bench_real_data/<mode>  --threads 1 (OMP_NUM_THREADS and
 torch threads of every training subprocess and of the evaluation)
 --train-limit / --eval-limit / --speed-docs (0 = all; defaults per mode)
---eval-frequency (steps; default: one evaluation per epoch).
+--eval-frequency (steps; default: one evaluation per epoch)
+--table-only (train nothing: one table of the runs already finished, e.g. by
+several invocations run side by side on the same --output-dir).
 """
 import argparse
 import os
@@ -349,16 +351,35 @@ def main_view(system: str) -> str:
     return SYSTEMS[system]["views"][0]
 
 
-def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
-            n_train: int) -> Dict[str, Any]:
+def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
+                 n_train: int):
+    """The run's folder, training command, steps per epoch and the settings a finished run must match."""
     run_dir = args.output_dir / dataset / system / f"seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
     batch_size = Config().from_disk(REPO / SYSTEMS[system]["config"])["training"]["batcher"]["size"]
     steps_per_epoch = math.ceil(n_train / batch_size)
     cmd = train_command(args, dataset, system, seed, run_dir / "model", steps_per_epoch, splits)
     config_text = (REPO / SYSTEMS[system]["config"]).read_text(encoding="utf8")
     settings = {"cmd": cmd, "threads": THREADS, "eval_limit": args.eval_limit, "speed_docs": args.speed_docs,
                 "config_sha1": hashlib.sha1(config_text.encode("utf8")).hexdigest()}
+    return run_dir, cmd, steps_per_epoch, settings
+
+
+def finished_run(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
+                 n_train: int) -> Optional[Dict[str, Any]]:
+    """The record of a finished run with the current settings, or None (--table-only)."""
+    run_dir, _, _, settings = run_settings(args, dataset, system, seed, splits, n_train)
+    record_path = run_dir / "run.json"
+    if record_path.exists():
+        record = srsly.read_json(record_path)
+        if record.get("settings") == settings:
+            return record
+    return None
+
+
+def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
+            n_train: int) -> Dict[str, Any]:
+    run_dir, cmd, steps_per_epoch, settings = run_settings(args, dataset, system, seed, splits, n_train)
+    run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
     if args.resume and record_path.exists():
         record = srsly.read_json(record_path)
@@ -499,6 +520,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--speed-docs", type=int, help="posts timed for docs/s")
     parser.add_argument("--eval-frequency", type=int, default=0, help="steps between dev evaluations (0: per epoch)")
     parser.add_argument("--no-resume", dest="resume", action="store_false", help="retrain runs already done")
+    parser.add_argument("--table-only", action="store_true",
+                        help="train nothing: tabulate the finished runs among --systems x --seeds")
     args = parser.parse_args(argv)
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     defaults = MODES[args.mode]
@@ -530,8 +553,19 @@ def main(argv=None) -> Dict[str, Any]:
     for dataset in args.datasets:
         splits = prepare_splits(args, dataset)
         n_train = count_docs(splits["train"])
-        records += [run_one(args, dataset, system, seed, splits, n_train)
-                    for system in args.systems for seed in args.seeds]
+        for system in args.systems:
+            for seed in args.seeds:
+                if args.table_only:
+                    record = finished_run(args, dataset, system, seed, splits, n_train)
+                    if record is None:
+                        print(f"[bench] {dataset} {system} seed {seed}: no finished run with these settings, "
+                              f"left out", flush=True)
+                        continue
+                else:
+                    record = run_one(args, dataset, system, seed, splits, n_train)
+                records.append(record)
+    if not records:
+        raise SystemExit("[bench] no finished runs to tabulate")
     rows = aggregate(records)
     table = markdown_table(rows)
     total = time.perf_counter() - start

@@ -75,6 +75,18 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     trf = next(r for r in results["runs"] if r["system"] == "trf_ner")
     assert "--components.transformer.model.name" in trf["command"]
 
+    # --table-only trains nothing: it tabulates the finished runs and names the missing ones.
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_real_data.py"), "--smoke", "--table-only",
+         "--systems", "ita,trf_ner", "--seeds", "0,1", "--data-dir", str(shared_data), "--output-dir", str(out)],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "twitter2015 ita seed 1: no finished run with these settings, left out" in proc.stdout
+    assert "training (" not in proc.stdout and not (out / "twitter2015" / "ita" / "seed1").exists()
+    tabulated = json.loads((out / "results.json").read_text())
+    assert sorted((r["system"], r["seed"]) for r in tabulated["runs"]) == [("ita", 0), ("trf_ner", 0)]
+
     # The side-by-side inference benchmark on the pipelines just trained.
     models = {system: out / "twitter2015" / system / "seed0" / "model" / "model-last" for system in ("ita", "trf_ner")}
     proc = subprocess.run(

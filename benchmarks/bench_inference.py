@@ -2,9 +2,9 @@
 
 Each pipeline is timed text-only; an ITA pipeline trained with the cross-modal view
 is also timed cross-modal (every post given the deterministic ~40-word synthesized
-context of bench_real_data.py). Same posts, one torch thread. The (pipeline, view) pairs are timed in turn for
-several rounds and the median is reported, so that a load change on the machine hits
-every row alike instead of one row.
+context of bench_real_data.py). Same posts, one torch thread. The (pipeline, view)
+pairs are timed in turn for several rounds and the median is reported, so that a load
+change on the machine hits every row alike instead of one row.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_inference.py \\
         ita=training/bench_real_data/full/twitter2015/ita/seed0/model/model-last \\

@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
@@ -26,31 +25,7 @@ import bench_real_data as bench  # noqa: E402  (pins threads, registers nothing 
 import spacy  # noqa: E402
 import torch  # noqa: E402
 
-from spacy_ita.data.corpus import predicted_doc  # noqa: E402
 from spacy_ita.evaluate import ita_pipe_names  # noqa: E402
-
-
-def docs_for(nlp, references, view: str):
-    docs = [predicted_doc(nlp, ref) for ref in references]
-    if view == "cross_modal":
-        for i, doc in enumerate(docs):
-            doc._.visual_context = bench.synthetic_context(i)
-    return docs
-
-
-def time_view(nlp, references, view: str) -> float:
-    """Seconds for nlp.pipe over `references` in `view` (after one warm-up batch)."""
-    saved = bench.set_inference_view(nlp, "auto" if view == "cross_modal" else "text")
-    try:
-        list(nlp.pipe(docs_for(nlp, references[: nlp.batch_size], view)))
-        docs = docs_for(nlp, references, view)
-        start = time.perf_counter()
-        for _ in nlp.pipe(docs):
-            pass
-        return time.perf_counter() - start
-    finally:
-        for name, setting in saved.items():
-            nlp.get_pipe(name).cfg["inference_view"] = setting
 
 
 def main(argv=None) -> None:
@@ -76,7 +51,7 @@ def main(argv=None) -> None:
     for _ in range(args.rounds):
         for (name, view), times in seconds.items():
             nlp, _, references = pipelines[name]
-            times.append(time_view(nlp, references, view))
+            times.append(bench.time_view(nlp, references, view)[0])
     print(f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds")
     print("| pipeline | view | docs/s | × its text-only |")

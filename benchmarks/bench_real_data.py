@@ -301,12 +301,31 @@ def evaluate_split(nlp, args, system: str, path: Path, limit: int = 0) -> Dict[s
     return {view: scores[view] for view in SYSTEMS[system]["views"]}
 
 
-def set_inference_view(nlp, setting: str) -> Dict[str, str]:
+def view_docs(nlp, references, view: str) -> List[Any]:
+    """Fresh predicted docs for `references`; cross-modal ones get the synthesized context."""
+    docs = [predicted_doc(nlp, ref) for ref in references]
+    if view == "cross_modal":
+        for i, doc in enumerate(docs):
+            doc._.visual_context = synthetic_context(i)
+    return docs
+
+
+def time_view(nlp, references, view: str):
+    """(seconds, docs): nlp.pipe over `references` read in `view`, after one warm-up batch."""
     saved = {}
     for name in ita_pipe_names(nlp):
         saved[name] = nlp.get_pipe(name).cfg["inference_view"]
-        nlp.get_pipe(name).cfg["inference_view"] = setting
-    return saved
+        nlp.get_pipe(name).cfg["inference_view"] = "auto" if view == "cross_modal" else "text"
+    try:
+        list(nlp.pipe(view_docs(nlp, references[: nlp.batch_size], view)))
+        docs = view_docs(nlp, references, view)
+        start = time.perf_counter()
+        for _ in nlp.pipe(docs):
+            pass
+        return time.perf_counter() - start, docs
+    finally:
+        for name, setting in saved.items():
+            nlp.get_pipe(name).cfg["inference_view"] = setting
 
 
 def measure_speed(nlp, args, system: str, path: Path) -> Dict[str, Any]:
@@ -318,24 +337,7 @@ def measure_speed(nlp, args, system: str, path: Path) -> Dict[str, Any]:
     results = {}
     try:
         for view in SYSTEMS[system]["views"]:
-            docs = [predicted_doc(nlp, ref) for ref in references]
-            if view == "cross_modal":
-                for i, doc in enumerate(docs):
-                    doc._.visual_context = synthetic_context(i)
-            saved = set_inference_view(nlp, "auto" if view == "cross_modal" else "text")
-            try:
-                warmup = [predicted_doc(nlp, ref) for ref in references[: nlp.batch_size]]
-                if view == "cross_modal":
-                    for i, doc in enumerate(warmup):
-                        doc._.visual_context = synthetic_context(i)
-                list(nlp.pipe(warmup))
-                start = time.perf_counter()
-                for _ in nlp.pipe(docs):
-                    pass
-                seconds = time.perf_counter() - start
-            finally:
-                for name, setting in saved.items():
-                    nlp.get_pipe(name).cfg["inference_view"] = setting
+            seconds, docs = time_view(nlp, references, view)
             entry = {"docs": len(docs), "seconds": seconds, "docs_per_second": len(docs) / seconds,
                      "threads": 1, "batch_size": nlp.batch_size}
             if view == "cross_modal":
@@ -364,10 +366,8 @@ def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, O
     return run_dir, cmd, steps_per_epoch, settings
 
 
-def finished_run(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
-                 n_train: int) -> Optional[Dict[str, Any]]:
-    """The record of a finished run with the current settings, or None (--table-only)."""
-    run_dir, _, _, settings = run_settings(args, dataset, system, seed, splits, n_train)
+def finished_record(run_dir: Path, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The run.json of a finished run made with `settings`, or None."""
     record_path = run_dir / "run.json"
     if record_path.exists():
         record = srsly.read_json(record_path)
@@ -381,11 +381,10 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     run_dir, cmd, steps_per_epoch, settings = run_settings(args, dataset, system, seed, splits, n_train)
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
-    if args.resume and record_path.exists():
-        record = srsly.read_json(record_path)
-        if record.get("settings") == settings:
-            print(f"[bench] {dataset} {system} seed {seed}: reusing {record_path}", flush=True)
-            return record
+    record = finished_record(run_dir, settings) if args.resume else None
+    if record is not None:
+        print(f"[bench] {dataset} {system} seed {seed}: reusing {record_path}", flush=True)
+        return record
 
     training_path = run_dir / "training.json"
     model_last = run_dir / "model" / "model-last"
@@ -556,7 +555,8 @@ def main(argv=None) -> Dict[str, Any]:
         for system in args.systems:
             for seed in args.seeds:
                 if args.table_only:
-                    record = finished_run(args, dataset, system, seed, splits, n_train)
+                    run_dir, _, _, settings = run_settings(args, dataset, system, seed, splits, n_train)
+                    record = finished_record(run_dir, settings)
                     if record is None:
                         print(f"[bench] {dataset} {system} seed {seed}: no finished run with these settings, "
                               f"left out", flush=True)

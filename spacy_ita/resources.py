@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Sequence
 
 from spacy.util import registry
 
@@ -107,7 +107,6 @@ def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> P
 
 def split_model_dir(name: str) -> Path:
     """Folder of the split model `name`, assembled from its installed part distributions."""
-    part_specs: List[Tuple[str, str]]
     part_specs, inner_dir = SPLIT_MODELS[name]
     target = weights_cache_dir() / name
     if target.is_dir():

@@ -9,12 +9,14 @@ app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignmen
 
 def _register() -> None:
     from .aligners.cli import align_images
+    from .batch.cli import annotate
     from .data.cli import convert
     from .evaluate import evaluate_views
     from .visualize import render
 
     app.command("convert")(convert)
     app.command("align-images")(align_images)
+    app.command("annotate")(annotate)
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
 

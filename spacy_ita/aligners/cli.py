@@ -16,6 +16,8 @@ from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
+from ..batch.cli import ADDRESS_HELP, CODE_HELP, CPUS_HELP, ENGINE_HELP, GPUS_HELP, OUTPUT_FORMAT_HELP, WORKERS_HELP
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 NO_DETECTOR = ("", "none", "off")
 
@@ -29,6 +31,13 @@ def align_images(
     cache_dir: Annotated[Optional[Path], typer.Option(help="Content-hash cache of backend outputs, shared across runs.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per backend call.")] = 16,
     gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the models on CUDA.")] = False,
+    engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
+    address: Annotated[Optional[str], typer.Option(help="--engine ray: " + ADDRESS_HELP)] = None,
+    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP + " Stages: objects, ocr, caption.")] = None,
+    cpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + CPUS_HELP)] = None,
+    gpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + GPUS_HELP)] = None,
+    output_format: Annotated[Optional[str], typer.Option("--output-format", help="--engine ray: " + OUTPUT_FORMAT_HELP)] = None,
+    code: Annotated[Optional[Path], typer.Option(help="--engine ray: " + CODE_HELP)] = None,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
     import spacy
@@ -46,6 +55,11 @@ def align_images(
         "image_aligner", config={"backends": backends, "cache": cache, "batch_size": batch_size}
     )
     images = unique_by_stem(sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+    if engine != "local":
+        align_on_ray(images, output_jsonl, engine=engine, backends=backends, ocr=ocr, detector=detector,
+                     caption_model=caption_model, cache_dir=cache_dir, batch_size=batch_size, address=address,
+                     workers=workers, cpus=cpus_per_worker, gpus=gpus_per_worker, output_format=output_format, code=code)
+        return
     done = finished_ids(output_jsonl)
     todo = [path for path in images if path.stem not in done]
     msg.info(f"{len(images)} images in {images_dir}: {len(images) - len(todo)} already in {output_jsonl}, {len(todo)} to align")
@@ -57,6 +71,28 @@ def align_images(
             out.flush()  # a crash loses at most the batch in flight
             bar.update(len(batch))
     msg.good(f"Wrote visual contexts for {len(todo)} images to {output_jsonl}")
+
+
+def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dict[str, Optional[dict]], ocr: bool,
+                 detector: str, caption_model: Optional[str], cache_dir: Optional[Path], batch_size: int,
+                 address: Optional[str], workers, cpus, gpus, output_format: Optional[str], code: Optional[Path]) -> None:
+    """--engine ray: one Ray stage per backend, written to a .jsonl file or a folder of part files."""
+    from ..batch.cli import ray_options_for_align
+    from ..batch.jobs import align_images_on_ray, check_engine
+
+    try:
+        check_engine(engine)
+        ray = ray_options_for_align(address, [name for name, config in backends.items() if config], workers, cpus, gpus)
+        aligned = align_images_on_ray(
+            images, output, backends=backends,
+            gpu_backends=backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=True),
+            ray=ray, batch_size=batch_size, cache_dir=cache_dir, output_format=output_format,
+            code=str(code) if code else None,
+            on_listed=lambda total, todo: msg.info(f"{total} images: {total - todo} already in {output}, {todo} to align"),
+        )
+    except (ValueError, ImportError) as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Wrote visual contexts for {aligned} images to {output}")
 
 
 def backend_configs(*, ocr: bool, detector: str, caption_model: Optional[str], gpu: bool) -> Dict[str, Optional[dict]]:

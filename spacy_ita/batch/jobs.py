@@ -1,0 +1,222 @@
+"""Batch jobs from files to files, on either engine.
+
+The driver does what must happen once: check the inputs, read and validate
+the rows (bad ones reported with file:line), skip the ids already in the
+output (resume), write the results as they come and count them. Only the
+computing of result batches differs between engines: a loop over the
+per-batch step here (`local`), or pools of Ray actors (`ray`).
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+
+from spacy.util import is_package, minibatch
+from tqdm import tqdm
+
+from .outputs import ResultWriter
+from .pools import PoolSpec
+from .posts import BadRow, Post, PostColumns, input_files, read_posts
+from .schema import annotation_schema, context_schema
+
+logger = logging.getLogger("spacy_ita")
+
+ENGINES = ("local", "ray")
+NER_STAGE = "ner"
+# How many bad rows are logged one by one before they are only counted.
+SHOWN_BAD_ROWS = 20
+
+
+@dataclass
+class AnnotateSummary:
+    posts: int = 0  # readable posts in the input
+    bad_rows: int = 0
+    already_done: int = 0
+    annotated: int = 0
+    with_image: int = 0
+    cross_modal: int = 0
+    entities: int = 0
+    seconds: float = 0.0
+    bad: List[BadRow] = field(default_factory=list, repr=False)
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.annotated / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class RayOptions:
+    address: Optional[str] = None
+    pools: Dict[str, PoolSpec] = field(default_factory=dict)
+
+
+def check_model(model: str) -> str:
+    """A folder (made absolute: workers may start elsewhere) or an installed package; else a clear error."""
+    path = Path(model)
+    if path.exists():
+        if not (path / "config.cfg").is_file():
+            raise FileNotFoundError(f"Model {model}: no config.cfg in it, not a saved spaCy pipeline")
+        return str(path.resolve())
+    if is_package(model):
+        return model
+    raise FileNotFoundError(f"Model not found: {model} is neither a folder nor an installed pipeline package")
+
+
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"Unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+
+
+def absolute(path: Optional[str]) -> Optional[str]:
+    return None if path is None else str(Path(path).resolve())
+
+
+def annotate_posts(
+    model: str,
+    input_path: Path,
+    output: Path,
+    *,
+    engine: str = "local",
+    columns: PostColumns = PostColumns(),
+    image_root: Optional[Path] = None,
+    batch_size: int = 32,
+    output_format: Optional[str] = None,
+    code: Optional[str] = None,
+    gpu_id: int = -1,
+    ray: Optional[RayOptions] = None,
+    progress: bool = True,
+) -> AnnotateSummary:
+    """Tag every post of INPUT that is not yet in OUTPUT; return the counts."""
+    check_engine(engine)
+    model = check_model(model)
+    input_files(input_path)  # a missing or empty input fails here, before any work
+    input_path = Path(input_path).resolve()
+    summary = AnnotateSummary()
+    with ResultWriter(output, id_column="id", schema=annotation_schema, output_format_name=output_format) as writer:
+        todo = []
+        for item in read_posts(input_path, columns, image_root=absolute(image_root)):
+            if isinstance(item, BadRow):
+                report_bad_row(summary, item)
+            elif item.id in writer.written:
+                summary.already_done += 1
+            else:
+                todo.append(item)
+        summary.posts = len(todo) + summary.already_done
+        summary.with_image = sum(post.image is not None for post in todo)
+        start = time.perf_counter()
+        if engine == "local":
+            batches = annotate_locally(todo, model, batch_size=batch_size, code=absolute(code), gpu_id=gpu_id)
+        else:
+            batches = annotate_on_ray(todo, model, batch_size=batch_size, code=absolute(code), ray=ray or RayOptions())
+        for rows in write_all(writer, batches, len(todo), "annotate", progress):
+            summary.annotated += len(rows)
+            summary.entities += sum(len(row["entities"]) for row in rows)
+            summary.cross_modal += sum(row["view"] == "cross_modal" for row in rows)
+        summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
+    summary.bad_rows += 1
+    if summary.bad_rows <= SHOWN_BAD_ROWS:
+        summary.bad.append(bad)
+        logger.warning("Skipping %s", bad)
+    elif summary.bad_rows == SHOWN_BAD_ROWS + 1:
+        logger.warning("More unreadable rows follow; they are counted, not listed.")
+
+
+def write_all(writer: ResultWriter, batches: Iterable[List[Dict[str, Any]]], total: int, desc: str,
+              progress: bool) -> Iterator[List[Dict[str, Any]]]:
+    """Write each result batch as it comes; yield the rows actually written (each id once)."""
+    with tqdm(total=total, unit="row", desc=desc, disable=not progress) as bar:
+        for rows in batches:
+            written = writer.write(rows)
+            bar.update(len(written))
+            yield written
+
+
+def annotate_locally(posts: List[Post], model: str, *, batch_size: int, code: Optional[str],
+                     gpu_id: int) -> Iterator[List[Dict[str, Any]]]:
+    if not posts:
+        return
+    from .steps import PostAnnotator
+
+    annotator = PostAnnotator(model, code=code, gpu_id=gpu_id, batch_size=batch_size)
+    for batch in minibatch(posts, size=batch_size):
+        yield annotator(batch)
+
+
+def post_input_rows(posts: List[Post]) -> List[Dict[str, Any]]:
+    """Posts as flat rows for a Ray Dataset; the context travels as JSON text (one column type for all)."""
+    return [{"id": p.id, "text": p.text, "image": p.image,
+             "visual_context": None if p.visual_context is None else json.dumps(p.visual_context)} for p in posts]
+
+
+def post_input_schema():
+    from .schema import pyarrow
+
+    pa = pyarrow()
+    return pa.schema([(name, pa.string()) for name in ("id", "text", "image", "visual_context")])
+
+
+def annotate_on_ray(posts: List[Post], model: str, *, batch_size: int, code: Optional[str],
+                    ray: RayOptions) -> Iterator[List[Dict[str, Any]]]:
+    if not posts:
+        return
+    from . import ray_engine
+
+    pools = {NER_STAGE: ray.pools.get(NER_STAGE, PoolSpec())}
+    with ray_engine.ray_cluster(ray.address, pools):
+        ds = ray_engine.from_rows(post_input_rows(posts), post_input_schema(), batch_size)
+        results = ray_engine.annotate(ds, model, pool=pools[NER_STAGE], batch_size=batch_size, code=code)
+        yield from ray_engine.result_batches(results)
+
+
+def align_images_on_ray(
+    images: List[Path],
+    output: Path,
+    *,
+    backends: Dict[str, Optional[dict]],
+    gpu_backends: Optional[Dict[str, Optional[dict]]] = None,
+    ray: Optional[RayOptions] = None,
+    batch_size: int = 16,
+    cache_dir: Optional[Path] = None,
+    output_format: Optional[str] = None,
+    code: Optional[str] = None,
+    progress: bool = True,
+    on_listed: Callable[[int, int], None] = lambda total, todo: None,
+) -> int:
+    """align-images with one Ray stage per backend; a stage given GPUs uses `gpu_backends`' config.
+
+    Writes what align-images writes ({image_id, <kinds>} rows) to a .jsonl
+    file or a folder of parts; returns how many images were aligned."""
+    from . import ray_engine
+
+    ray = ray or RayOptions()
+    stages = [name for name, config in backends.items() if config]
+    pools = {name: ray.pools.get(name, PoolSpec()) for name in stages}
+    configs = {name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name]
+               for name in stages}
+    with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
+        todo = [path for path in images if path.stem not in writer.written]
+        on_listed(len(images), len(todo))
+        if not todo:
+            return 0
+        rows = [{"image_id": path.stem, "image": str(path.resolve())} for path in todo]
+        aligned = 0
+        with ray_engine.ray_cluster(ray.address, pools):
+            ds = ray_engine.from_rows(rows, image_input_schema(), batch_size)
+            results = ray_engine.align_images(ds, configs, pools=pools, batch_size=batch_size,
+                                              cache_dir=absolute(cache_dir), code=absolute(code))
+            for written in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress):
+                aligned += len(written)
+    return aligned
+
+
+def image_input_schema():
+    from .schema import pyarrow
+
+    pa = pyarrow()
+    return pa.schema([("image_id", pa.string()), ("image", pa.string())])

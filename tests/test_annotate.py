@@ -1,0 +1,201 @@
+"""`annotate` on the local engine: one row per post, bad rows reported and
+skipped, JSONL/CSV/Parquet inputs, Parquet parts that read back as one dataset,
+resume after a crash, clear errors before any work."""
+import csv
+import json
+import logging
+
+import pytest
+import spacy
+import typer
+from typer.testing import CliRunner
+
+import batch_support
+from batch_support import BLUE, RED, WHITE, square
+from reliability_support import trained_nlp
+from spacy_ita import pipe_with_images
+from spacy_ita.batch.cli import annotate
+from spacy_ita.batch.outputs import ResultWriter, finished_ids
+from spacy_ita.batch.pools import PoolSpec, stage_pools
+from spacy_ita.batch.posts import BadRow, read_posts
+from spacy_ita.batch.schema import context_schema
+
+LONG = " ".join(["RT @user : I love Obama so much # fun"] * 12)  # 120 words: past the 64-subword window
+POSTS = [
+    {"id": "p1", "text": "RT @user : I love Obama so much # fun", "image": "img/red.png"},
+    {"id": "p2", "text": "RT @user : I love Paris so much # fun"},
+    {"id": "p3", "text": "Messi and Trump in London", "visual_context": {"caption": "a photo of Messi"}},
+    {"id": "p4", "text": "I love Google", "image": "img/blue.png"},
+    {"id": "p5", "text": "Apple in Berlin", "image": "img/broken.jpg"},
+    {"id": "p6", "text": LONG},
+    {"id": "p7", "text": "RT @user : I love Berlin so much # fun", "image": "img/white.png"},
+]
+BAD_LINES = ['{"id": "b1", "text": 42}', '{"id": "b2"}', '{"id": "b3", "text": "x", "visual_context": [1]}',
+             '{not json', '{"id": "p1", "text": "a second p1"}']
+
+
+def save_model(path, **probe):
+    """The tiny trained ita_ner behind an image_aligner with the model-free test backends, plus the probe."""
+    nlp = trained_nlp()
+    nlp.add_pipe("image_aligner", first=True, config={"backends": batch_support.BACKENDS})
+    nlp.add_pipe("batch_support_probe", config=probe)
+    nlp.to_disk(path)
+    return str(path)
+
+
+def write_posts(folder, posts=POSTS, bad_lines=()):
+    images = folder / "img"
+    images.mkdir(parents=True, exist_ok=True)
+    for name, colour in (("red", RED), ("blue", BLUE), ("white", WHITE)):
+        square(colour).save(images / f"{name}.png")
+    (images / "broken.jpg").write_bytes(b"not an image")
+    path = folder / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in posts) + "".join(line + "\n" for line in bad_lines),
+                    encoding="utf8")
+    return path
+
+
+def run(*args, exit_code=0):
+    app = typer.Typer()
+    app.command()(annotate)
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == exit_code, result.output
+    return result
+
+
+def read_rows(output):
+    if output.suffix == ".jsonl":
+        return [json.loads(line) for line in output.read_text(encoding="utf8").splitlines()]
+    import pyarrow.dataset
+
+    return pyarrow.dataset.dataset(output, format="parquet").to_table().to_pylist()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_model(tmp_path_factory.mktemp("model") / "model")
+
+
+def expected_rows(model, posts_path):
+    """What nlp.pipe over make_doc gives for the same posts: the reference for both engines."""
+    nlp = spacy.load(model)
+    good = [p for p in read_posts(posts_path) if not isinstance(p, BadRow)]
+    docs = pipe_with_images(nlp, [(p.text, {"image": p.image, "visual_context": p.visual_context}) for p in good])
+    return {p.id: [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] for p, doc in zip(good, docs)}
+
+
+def test_one_row_per_post_and_bad_rows_reported(model, tmp_path, caplog):
+    posts = write_posts(tmp_path, bad_lines=BAD_LINES)
+    output = tmp_path / "out.jsonl"
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        result = run(model, posts, output, "--code", batch_support.CODE, "--batch-size", 3)
+    rows = {row["id"]: row for row in read_rows(output)}
+    assert sorted(rows) == [p["id"] for p in POSTS]  # every good post once, no bad one
+    assert {k: [(e["text"], e["label"], e["start_char"], e["end_char"]) for e in r["entities"]]
+            for k, r in rows.items()} == expected_rows(model, posts)
+    assert any(e["text"] == "Obama" and e["label"] == "PER" for e in rows["p1"]["entities"])
+    assert all(0.0 <= e["confidence"] <= 1.0 for r in rows.values() for e in r["entities"])
+    assert len(rows["p6"]["entities"]) > 1 and rows["p6"]["entities"][-1]["end_char"] > 200  # the long post, whole
+    views = {k: r["view"] for k, r in rows.items()}
+    assert views == {"p1": "cross_modal", "p2": "text_only", "p3": "cross_modal", "p4": "cross_modal",
+                     "p5": "text_only", "p6": "text_only", "p7": "text_only"}
+    assert rows["p1"]["visual_context"]["objects"] == [{"label": "red thing", "count": 1, "score": 0.9}]
+    assert rows["p4"]["visual_context"]["ocr"] == ["PARIS"]
+    assert rows["p5"]["visual_context"] == {"objects": [], "caption": "", "ocr": []}  # unreadable image: empty
+    assert rows["p2"]["visual_context"] is None and rows["p3"]["visual_context"] is None  # no image aligned
+    warnings = "\n".join(r.getMessage() for r in caplog.records)
+    for line, reason in ((8, "text is a int"), (9, "has no text"), (10, "malformed visual context"),
+                         (11, "invalid JSON"), (12, "already read at")):
+        assert f"{posts}:{line}: " in warnings and reason in warnings
+    assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 already" in " ".join(result.output.split())
+
+
+def test_csv_parquet_and_folder_inputs_give_the_same_rows(model, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    posts = write_posts(tmp_path)
+    reference = {r["id"]: r for r in read_rows(_annotated(model, posts, tmp_path / "ref.jsonl"))}
+    renamed = [{"post_id": p["id"], "body": p["text"], "photo": p.get("image", ""),
+                "ctx": json.dumps(p["visual_context"]) if "visual_context" in p else ""} for p in POSTS]
+    with (tmp_path / "posts.csv").open("w", encoding="utf8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["post_id", "body", "photo", "ctx"])
+        writer.writeheader()
+        writer.writerows(renamed)
+    columns = ["--id-column", "post_id", "--text-column", "body", "--image-column", "photo", "--context-column", "ctx"]
+    from_csv = read_rows(_annotated(model, tmp_path / "posts.csv", tmp_path / "csv.jsonl", *columns))
+    assert {r["id"]: r for r in from_csv} == reference
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    table = pa.Table.from_pylist([{**p, "visual_context": p.get("visual_context")} for p in POSTS])
+    pq.write_table(table.slice(0, 4), folder / "a.parquet")
+    pq.write_table(table.slice(4), folder / "b.parquet")
+    from_parquet = read_rows(_annotated(model, folder, tmp_path / "out.parquet", "--image-root", tmp_path))
+    assert len(list((tmp_path / "out.parquet").glob("part-*.parquet"))) == 3  # one part per batch of 3
+    assert {r["id"]: r for r in from_parquet} == reference
+
+
+def _annotated(model, posts, output, *extra):
+    run(model, posts, output, "--code", batch_support.CODE, "--batch-size", 3, *extra)
+    return output
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_crash_loses_only_the_batch_in_flight_and_rerun_computes_the_rest(tmp_path, suffix):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    posts = write_posts(tmp_path)
+    log = tmp_path / "computed.txt"
+    crashing = save_model(tmp_path / "crashing", fail_on="Apple in Berlin")  # p5: the 3rd batch of 2
+    output = tmp_path / f"out{suffix}"
+    with pytest.raises(ValueError, match="failing on 'Apple in Berlin'"):
+        from spacy_ita.batch.jobs import annotate_posts
+
+        annotate_posts(crashing, posts, output, batch_size=2, code=batch_support.CODE, progress=False)
+    assert sorted(r["id"] for r in read_rows(output)) == ["p1", "p2", "p3", "p4"]
+    if suffix == ".jsonl":  # killed while writing: half a line
+        with output.open("a", encoding="utf8") as handle:
+            handle.write('{"id": "p5", "entities": [{"te')
+    else:  # killed while writing a part: its temporary file
+        (output / ".part-x-00009.parquet.tmp").write_bytes(b"PAR1")
+    result = run(save_model(tmp_path / "fixed", log=str(log)), posts, output, "--code", batch_support.CODE, "-b", 2)
+    assert "4 already in" in " ".join(result.output.split())
+    assert log.read_text(encoding="utf8").splitlines() == [p["text"] for p in POSTS[4:]]  # only p5-p7 computed
+    assert sorted(r["id"] for r in read_rows(output)) == [p["id"] for p in POSTS]  # every id once
+    assert not list(tmp_path.glob("**/.part-*.tmp"))
+
+
+def test_missing_model_or_input_fails_before_any_work(model, tmp_path):
+    posts = write_posts(tmp_path)
+    result = run(tmp_path / "no-model", posts, tmp_path / "out.jsonl", exit_code=1)
+    assert "Model not found" in result.output and "no-model" in result.output
+    result = run(model, tmp_path / "missing.jsonl", tmp_path / "out.jsonl", exit_code=1)
+    assert "Input not found" in result.output
+    result = run(model, posts, tmp_path / "out.jsonl", "--engine", "spark", exit_code=1)
+    assert "Unknown engine 'spark'" in result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_parquet_parts_with_and_without_objects_read_as_one_dataset(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pyarrow.dataset
+
+    with ResultWriter(tmp_path / "contexts", id_column="image_id", schema=context_schema,
+                      output_format_name="parquet") as writer:
+        writer.write([{"image_id": "a", "objects": [], "caption": "", "ocr": []}])  # list<null> if inferred
+        writer.write([{"image_id": "b", "objects": [{"label": "bus", "count": 2, "score": 0.8}],
+                       "caption": "a bus", "ocr": ["STOP"]}])
+        writer.write([{"image_id": "a", "objects": [], "caption": "again", "ocr": []}])  # already out: dropped
+    table = pyarrow.dataset.dataset(tmp_path / "contexts", format="parquet").to_table()
+    assert table.schema == context_schema()
+    assert sorted(table.column("image_id").to_pylist()) == ["a", "b"]
+    assert finished_ids(tmp_path / "contexts", "image_id") == {"a", "b"}
+
+
+def test_pool_options():
+    pools = stage_pools(["objects", "ocr"], ["1", "ocr=2-6"], ["0.5"], ["objects=0.25"])
+    assert pools == {"objects": PoolSpec(1, 1, 0.5, 0.25), "ocr": PoolSpec(2, 6, 0.5, 0.0)}
+    for bad in (["x"], ["3-1"], ["caption=2"]):
+        with pytest.raises(ValueError, match="--workers"):
+            stage_pools(["objects", "ocr"], bad)
+

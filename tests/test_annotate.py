@@ -11,48 +11,13 @@ import typer
 from typer.testing import CliRunner
 
 import batch_support
-from batch_support import BLUE, RED, WHITE, square
-from reliability_support import trained_nlp
+from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 from spacy_ita import pipe_with_images
 from spacy_ita.batch.cli import annotate
 from spacy_ita.batch.outputs import ResultWriter, finished_ids
 from spacy_ita.batch.pools import PoolSpec, stage_pools
 from spacy_ita.batch.posts import BadRow, read_posts
 from spacy_ita.batch.schema import context_schema
-
-LONG = " ".join(["RT @user : I love Obama so much # fun"] * 12)  # 120 words: past the 64-subword window
-POSTS = [
-    {"id": "p1", "text": "RT @user : I love Obama so much # fun", "image": "img/red.png"},
-    {"id": "p2", "text": "RT @user : I love Paris so much # fun"},
-    {"id": "p3", "text": "Messi and Trump in London", "visual_context": {"caption": "a photo of Messi"}},
-    {"id": "p4", "text": "I love Google", "image": "img/blue.png"},
-    {"id": "p5", "text": "Apple in Berlin", "image": "img/broken.jpg"},
-    {"id": "p6", "text": LONG},
-    {"id": "p7", "text": "RT @user : I love Berlin so much # fun", "image": "img/white.png"},
-]
-BAD_LINES = ['{"id": "b1", "text": 42}', '{"id": "b2"}', '{"id": "b3", "text": "x", "visual_context": [1]}',
-             '{not json', '{"id": "p1", "text": "a second p1"}']
-
-
-def save_model(path, **probe):
-    """The tiny trained ita_ner behind an image_aligner with the model-free test backends, plus the probe."""
-    nlp = trained_nlp()
-    nlp.add_pipe("image_aligner", first=True, config={"backends": batch_support.BACKENDS})
-    nlp.add_pipe("batch_support_probe", config=probe)
-    nlp.to_disk(path)
-    return str(path)
-
-
-def write_posts(folder, posts=POSTS, bad_lines=()):
-    images = folder / "img"
-    images.mkdir(parents=True, exist_ok=True)
-    for name, colour in (("red", RED), ("blue", BLUE), ("white", WHITE)):
-        square(colour).save(images / f"{name}.png")
-    (images / "broken.jpg").write_bytes(b"not an image")
-    path = folder / "posts.jsonl"
-    path.write_text("".join(json.dumps(p) + "\n" for p in posts) + "".join(line + "\n" for line in bad_lines),
-                    encoding="utf8")
-    return path
 
 
 def run(*args, exit_code=0):
@@ -61,14 +26,6 @@ def run(*args, exit_code=0):
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == exit_code, result.output
     return result
-
-
-def read_rows(output):
-    if output.suffix == ".jsonl":
-        return [json.loads(line) for line in output.read_text(encoding="utf8").splitlines()]
-    import pyarrow.dataset
-
-    return pyarrow.dataset.dataset(output, format="parquet").to_table().to_pylist()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ NO_DETECTOR = ("", "none", "off")
 
 def align_images(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images; the file stem is the image id.")],
-    output_jsonl: Annotated[Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")],
+    output_jsonl: Annotated[Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume); with --engine ray also a folder of part files.")],
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")] = True,
     detector: Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")] = "yolov8s-world",
     caption_model: Annotated[Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")] = None,
@@ -37,7 +37,7 @@ def align_images(
     cpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + CPUS_HELP)] = None,
     gpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + GPUS_HELP)] = None,
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="--engine ray: " + OUTPUT_FORMAT_HELP)] = None,
-    code: Annotated[Optional[Path], typer.Option(help="--engine ray: " + CODE_HELP)] = None,
+    code: Annotated[Optional[Path], typer.Option(help=CODE_HELP)] = None,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
     import spacy
@@ -47,6 +47,10 @@ def align_images(
 
     if not images_dir.is_dir():
         msg.fail(f"Not a folder: {images_dir}", exits=1)
+    if code is not None:
+        from ..batch.steps import import_code
+
+        import_code(str(code))  # custom backends named in the configs below
     backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
     if not backends:
         msg.fail("No backend enabled: use --ocr, --detector or --caption-model.", exits=1)

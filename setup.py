@@ -26,6 +26,7 @@ setup(
     package_data={"spacy_ita": ["py.typed"]},
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
+    extras_require={"ray": read_requirements("requirements-ray.txt")},
     entry_points={
         "spacy_factories": [
             "image_aligner = spacy_ita.aligners.component:make_image_aligner",

@@ -16,7 +16,7 @@ from spacy_ita import pipe_with_images
 from spacy_ita.batch.cli import annotate
 from spacy_ita.batch.outputs import ResultWriter, finished_ids
 from spacy_ita.batch.pools import PoolSpec, stage_pools
-from spacy_ita.batch.posts import BadRow, read_posts
+from spacy_ita.batch.posts import BadRow, PostColumns, read_posts
 from spacy_ita.batch.schema import context_schema
 
 
@@ -156,3 +156,27 @@ def test_pool_options():
         with pytest.raises(ValueError, match="--workers"):
             stage_pools(["objects", "ocr"], bad)
 
+
+
+def test_ray_actor_body_reads_a_users_arrow_batch(model, tmp_path, caplog):
+    """annotate(ds, ...) on a user's dataset: the actor body (plain Python, no Ray needed to call it)
+    takes int ids, a struct context column and a bad row, and returns the fixed schema."""
+    pa = pytest.importorskip("pyarrow")
+    from spacy_ita.batch.ray_engine import AnnotateActor
+    from spacy_ita.batch.schema import annotation_schema
+
+    write_posts(tmp_path)
+    batch = pa.Table.from_pylist([
+        {"id": 1, "text": "Messi and Trump in London", "image": None,
+         "visual_context": {"caption": "a photo of Messi", "objects": [], "ocr": []}},
+        {"id": 2, "text": "I love Google", "image": str(tmp_path / "img" / "blue.png"), "visual_context": None},
+        {"id": 3, "text": None, "image": None, "visual_context": None},
+    ])
+    actor = AnnotateActor(model, PostColumns(), {"code": batch_support.CODE, "batch_size": 2})
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        table = actor(batch)
+    assert table.schema == annotation_schema()
+    rows = {row["id"]: row for row in table.to_pylist()}
+    assert sorted(rows) == ["1", "2"] and "row with id 3: post '3' has no text" in caplog.text
+    assert rows["1"]["view"] == "cross_modal" and rows["1"]["visual_context"] is None
+    assert rows["2"]["visual_context"]["ocr"] == ["PARIS"]

@@ -4,10 +4,10 @@ Writes one JSON line per image, {"image_id": <file stem>, "objects", "caption",
 "ocr"}, the per-image context file the data converter reads. Resumable: ids
 already in the output are skipped, and a line cut short by an interruption is
 dropped and redone. Unreadable images get an empty context (and a warning), so
-a rerun does not retry them forever.
+a rerun does not retry them forever. With `--engine ray` each backend is a stage
+of Ray actors (spacy_ita/batch) and OUT may also be a folder of part files.
 """
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional, Set
 
@@ -87,7 +87,7 @@ def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dic
     try:
         check_engine(engine)
         ray = ray_options_for_align(address, [name for name, config in backends.items() if config], workers, cpus, gpus)
-        aligned = align_images_on_ray(
+        timing = align_images_on_ray(
             images, output, backends=backends,
             gpu_backends=backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=True),
             ray=ray, batch_size=batch_size, cache_dir=cache_dir, output_format=output_format,
@@ -96,7 +96,7 @@ def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dic
         )
     except (ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)
-    msg.good(f"Wrote visual contexts for {aligned} images to {output}")
+    msg.good(f"Wrote visual contexts for {timing.rows} images to {output} ({timing.rate:.2f} images/s)")
 
 
 def backend_configs(*, ocr: bool, detector: str, caption_model: Optional[str], gpu: bool) -> Dict[str, Optional[dict]]:
@@ -126,21 +126,6 @@ def unique_by_stem(paths: List[Path]) -> List[Path]:
 def finished_ids(output_jsonl: Path) -> Set[str]:
     """Ids already written. Lines cut short by an interruption are dropped from
     the file (rewritten atomically) so that appending continues cleanly."""
-    if not output_jsonl.exists():
-        return set()
-    text = output_jsonl.read_text(encoding="utf8", errors="replace")
-    kept, ids = [], set()
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-            image_id = record["image_id"]
-        except (ValueError, KeyError, TypeError):
-            continue
-        kept.append(line)
-        ids.add(str(image_id))
-    cleaned = "".join(line + "\n" for line in kept)
-    if cleaned != text:
-        tmp = output_jsonl.with_name(output_jsonl.name + ".tmp")
-        tmp.write_text(cleaned, encoding="utf8")
-        os.replace(tmp, output_jsonl)
-    return ids
+    from ..batch.outputs import jsonl_finished_ids
+
+    return jsonl_finished_ids(output_jsonl, "image_id") if output_jsonl.exists() else set()

@@ -59,7 +59,7 @@ def annotate(
     msg.info(f"{summary.posts} posts ({summary.with_image} with an image to align), {summary.bad_rows} unreadable "
              f"rows skipped, {summary.already_done} already in {output}")
     msg.good(f"Annotated {summary.annotated} posts ({summary.cross_modal} cross-modal): {summary.entities} entities, "
-             f"{summary.docs_per_second:.1f} docs/s")
+             f"{summary.timing.rate:.1f} docs/s, the first after {summary.timing.first_batch_seconds:.1f} s")
 
 
 def ray_options_for_align(address: Optional[str], stages: List[str], workers, cpus, gpus):

@@ -30,20 +30,34 @@ SHOWN_BAD_ROWS = 20
 
 
 @dataclass
+class JobTiming:
+    """Rows written and when: the first batch carries the start-up (model loads, Ray actors)."""
+
+    rows: int = 0
+    seconds: float = 0.0
+    first_batch_seconds: float = 0.0
+    first_batch_rows: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Rows per second over the whole job, start-up included."""
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass
 class AnnotateSummary:
     posts: int = 0  # readable posts in the input
     bad_rows: int = 0
     already_done: int = 0
-    annotated: int = 0
     with_image: int = 0
     cross_modal: int = 0
     entities: int = 0
-    seconds: float = 0.0
+    timing: JobTiming = field(default_factory=JobTiming)
     bad: List[BadRow] = field(default_factory=list, repr=False)
 
     @property
-    def docs_per_second(self) -> float:
-        return self.annotated / self.seconds if self.seconds else 0.0
+    def annotated(self) -> int:
+        return self.timing.rows
 
 
 @dataclass
@@ -105,16 +119,13 @@ def annotate_posts(
                 todo.append(item)
         summary.posts = len(todo) + summary.already_done
         summary.with_image = sum(post.image is not None for post in todo)
-        start = time.perf_counter()
         if engine == "local":
             batches = annotate_locally(todo, model, batch_size=batch_size, code=absolute(code), gpu_id=gpu_id)
         else:
             batches = annotate_on_ray(todo, model, batch_size=batch_size, code=absolute(code), ray=ray or RayOptions())
-        for rows in write_all(writer, batches, len(todo), "annotate", progress):
-            summary.annotated += len(rows)
+        for rows in write_all(writer, batches, len(todo), "annotate", progress, summary.timing):
             summary.entities += sum(len(row["entities"]) for row in rows)
             summary.cross_modal += sum(row["view"] == "cross_modal" for row in rows)
-        summary.seconds = time.perf_counter() - start
     return summary
 
 
@@ -128,12 +139,17 @@ def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
 
 
 def write_all(writer: ResultWriter, batches: Iterable[List[Dict[str, Any]]], total: int, desc: str,
-              progress: bool) -> Iterator[List[Dict[str, Any]]]:
+              progress: bool, timing: JobTiming) -> Iterator[List[Dict[str, Any]]]:
     """Write each result batch as it comes; yield the rows actually written (each id once)."""
+    start = time.perf_counter()
     with tqdm(total=total, unit="row", desc=desc, disable=not progress) as bar:
         for rows in batches:
             written = writer.write(rows)
             bar.update(len(written))
+            if written and not timing.rows:
+                timing.first_batch_seconds, timing.first_batch_rows = time.perf_counter() - start, len(written)
+            timing.rows += len(written)
+            timing.seconds = time.perf_counter() - start
             yield written
 
 
@@ -187,11 +203,11 @@ def align_images_on_ray(
     code: Optional[str] = None,
     progress: bool = True,
     on_listed: Callable[[int, int], None] = lambda total, todo: None,
-) -> int:
+) -> JobTiming:
     """align-images with one Ray stage per backend; a stage given GPUs uses `gpu_backends`' config.
 
     Writes what align-images writes ({image_id, <kinds>} rows) to a .jsonl
-    file or a folder of parts; returns how many images were aligned."""
+    file or a folder of parts; returns how many images were aligned, and when."""
     from . import ray_engine
 
     ray = ray or RayOptions()
@@ -202,17 +218,18 @@ def align_images_on_ray(
     with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
         todo = [path for path in images if path.stem not in writer.written]
         on_listed(len(images), len(todo))
+        timing = JobTiming()
         if not todo:
-            return 0
+            return timing
         rows = [{"image_id": path.stem, "image": str(path.resolve())} for path in todo]
-        aligned = 0
         with ray_engine.ray_cluster(ray.address, pools):
             ds = ray_engine.from_rows(rows, image_input_schema(), batch_size)
             results = ray_engine.align_images(ds, configs, pools=pools, batch_size=batch_size,
                                               cache_dir=absolute(cache_dir), code=absolute(code))
-            for written in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress):
-                aligned += len(written)
-    return aligned
+            for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress,
+                               timing):
+                pass
+    return timing
 
 
 def image_input_schema():

@@ -13,7 +13,7 @@ from typing import Annotated, List, Optional
 import typer
 from wasabi import msg
 
-ENGINE_HELP = "local: one process (nlp.pipe); ray: a pool of Ray actors (pip install 'spacy-ita[ray]')."
+ENGINE_HELP = "local: one process (nlp.pipe); ray: pools of Ray actors (needs the ray extra of spacy-ita)."
 OUTPUT_FORMAT_HELP = "jsonl or parquet; default: parquet for a *.parquet folder, else jsonl."
 ADDRESS_HELP = "Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local one."
 WORKERS_HELP = "Workers per stage: N, or MIN-MAX for an autoscaling pool; STAGE=... for one stage."
@@ -33,7 +33,7 @@ def annotate(
     context_column: Annotated[str, typer.Option(help="Column of a precomputed visual context.")] = "visual_context",
     image_root: Annotated[Optional[Path], typer.Option(help="Folder relative image paths start from; default: the posts file's.")] = None,
     output_format: Annotated[Optional[str], typer.Option("--output-format", help=OUTPUT_FORMAT_HELP)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Posts per batch (and per written part).")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Posts per batch; a Parquet output writes one part file per batch.")] = 32,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="Local engine: GPU id, or -1 for CPU.")] = -1,
     code: Annotated[Optional[Path], typer.Option(help=CODE_HELP)] = None,
     address: Annotated[Optional[str], typer.Option(help=ADDRESS_HELP)] = None,

@@ -282,9 +282,11 @@ def print_report(saved: Dict[str, Any]) -> None:
                   f"{short['timing']['seconds']:.1f} | {job_rate(full):.2f} | {rates[(workload, engine)]:.2f} | "
                   f"{ratio(rates[(workload, engine)], rates[(workload, 'local')])} | {rss} |")
     print()
-    print("Scaling of the steady rates: " + "; ".join(
-        f"{w}: ray-1 / local {ratio(rates[(w, 'ray-1')], rates[(w, 'local')])}, "
-        f"ray-2 / ray-1 {ratio(rates[(w, 'ray-2')], rates[(w, 'ray-1')])}" for w in workloads))
+    jobs = {(w, e): job_rate(results[f"{w}/{e}/full"]) for w in workloads for e in ENGINES}
+    for name, values in (("steady rates", rates), ("whole-job rates", jobs)):
+        print(f"Scaling of the {name}: " + "; ".join(
+            f"{w}: ray-1 / local {ratio(values[(w, 'ray-1')], values[(w, 'local')])}, "
+            f"ray-2 / ray-1 {ratio(values[(w, 'ray-2')], values[(w, 'ray-1')])}" for w in workloads))
     print()
     print("Projection for 10^6 items on CPU, 1 thread per worker, from the local engine's steady rate here "
           "(start-up and scheduling not included; wall = core-hours / workers):")

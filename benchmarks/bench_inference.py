@@ -45,7 +45,7 @@ def main(argv=None) -> None:
         # Cross-modal only for a pipeline trained to read contexts (not ita_ner with views = ["text"]).
         reads_context = any("cross" in nlp.get_pipe(n).cfg["views"] for n in ita_pipe_names(nlp))
         views = ["text_only", "cross_modal"] if reads_context else ["text_only"]
-        references = [eg.reference for eg in bench.read_examples(nlp, args.data, None, args.docs)]
+        references = [eg.reference for eg in bench.read_examples(nlp, args.data, limit=args.docs)]
         pipelines[name] = (nlp, views, references)
     seconds = {(name, view): [] for name, (_, views, _) in pipelines.items() for view in views}
     for _ in range(args.rounds):

@@ -4,9 +4,14 @@ Each run is a plain `python -m spacy train` subprocess (the command a user
 would type, plus timing hooks that change nothing: benchmarks/bench_hooks.py),
 then an evaluation of its checkpoints in this process:
 
-    ita       configs/ita.cfg, both views + lambda*T^2*KL, real captions attached
+    ita       configs/ita.cfg, both views + lambda*T^2*KL, git-base captions attached
               (T = 4 on Twitter-2015, 2 on Twitter-2017, as in the paper);
               scored cross-modal and text-only (spacy_ita.evaluate.score_views)
+    ita_blip2, ita_image, ita_knowledge, ita_all
+              the same with the richer contexts of ../shared/data/contexts
+              (CONTEXT_SETS): BLIP-2 captions; image-derived (BLIP-2 + a
+              description: mPLUG-Owl on Twitter-2015, GPT-4 on Twitter-2017);
+              PGIM's ChatGPT knowledge; all of these
     ita_text  configs/ita.cfg with views = ["text"], no KL, no captions: the text-only model
     trf_ner   configs/trf_ner.cfg: spaCy's `transformer` + `ner`, same encoder,
               epochs, batches, learning-rate schedule and seed
@@ -20,8 +25,10 @@ Reported per dataset, system, split and view: P/R/F1 overall and per type,
 training seconds per epoch (dev evaluations and checkpoint writes excluded),
 peak RSS of the training process, and inference docs/s with one thread on
 1000 (quick: 200) test posts (Twitter-2017: valid) — text-only for every
-system, cross-modal for `ita` with a deterministic synthesized visual context
-of about 40 words (object tags, caption, OCR), since the data has no images.
+system, cross-modal for the ITA systems: with the run's real contexts for the
+CONTEXT_SETS systems, and for `ita` with a deterministic synthesized visual
+context of about 40 words (object tags, caption, OCR; its git-base captions are
+only ~7 words and the data has no images).
 With several seeds a cell reads mean ± std. Everything raw goes to
 OUTPUT_DIR/results.json, the table to OUTPUT_DIR/table.md; each finished run
 keeps its own run.json and train.log, and a rerun with the same settings
@@ -115,11 +122,26 @@ DATASETS = {
     "twitter2017": {"train": "twitter2017/train.txt", "valid": "twitter2017/valid.txt",
                     "test": None, "temperature": 2.0},
 }
+# Context sources under the data dir, per dataset, in increasing priority (the later wins kind by kind).
+BLIP2 = "contexts/blip2-captions.jsonl"
+DESCRIPTIONS = {"twitter2015": "contexts/owl-descriptions.jsonl",
+                "twitter2017": "contexts/gpt4-descriptions-twitter2017.jsonl"}
+KNOWLEDGE = "contexts/pgim-knowledge/{dataset}"  # one folder: the split files, keyed by image id
+CONTEXT_SETS = {
+    "ita_blip2": lambda dataset: [BLIP2],
+    "ita_image": lambda dataset: [BLIP2, DESCRIPTIONS[dataset]],
+    "ita_knowledge": lambda dataset: [KNOWLEDGE.format(dataset=dataset)],
+    "ita_all": lambda dataset: [BLIP2, DESCRIPTIONS[dataset], KNOWLEDGE.format(dataset=dataset)],
+}
+ITA_VIEWS = ["cross_modal", "text_only"]
 SYSTEMS = {
-    "ita": {"config": "configs/ita.cfg", "captions": True, "views": ["cross_modal", "text_only"]},
+    "ita": {"config": "configs/ita.cfg", "captions": True, "views": ITA_VIEWS},
+    **{name: {"config": "configs/ita.cfg", "captions": False, "views": ITA_VIEWS} for name in CONTEXT_SETS},
     "ita_text": {"config": "configs/ita.cfg", "captions": False, "views": ["text_only"]},
     "trf_ner": {"config": "configs/trf_ner.cfg", "captions": False, "views": ["text_only"]},
 }
+# The per-kind context budget of configs/ita.cfg is for this total; --max-context-tokens scales both.
+DEFAULT_CONTEXT_TOKENS = 64
 MODES = {
     # 3 epochs: the setting of every recorded figure (BENCHMARKS.md); 3 seeds of ita and
     # ita_text at 5 epochs would be ~6 h of training alone on a 2-core CPU.
@@ -195,13 +217,20 @@ def machine_line(info: Dict[str, Any]) -> str:
 
 
 # --- one training run ------------------------------------------------------------
-def read_examples(nlp, path: Path, captions: Optional[Path], limit: int = 0):
-    reader = create_mner_corpus(str(path), captions=str(captions) if captions else None, limit=limit)
+def context_sources(args, dataset: str, system: str) -> Dict[str, Any]:
+    """The captions CSV and context sources a system's runs read, as reader arguments."""
+    contexts = [str(args.data_dir / c) for c in CONTEXT_SETS[system](dataset)] if system in CONTEXT_SETS else None
+    captions = str(args.data_dir / CAPTIONS) if SYSTEMS[system]["captions"] else None
+    return {"captions": captions, "contexts": contexts}
+
+
+def read_examples(nlp, path: Path, sources: Optional[Dict[str, Any]] = None, limit: int = 0):
+    reader = create_mner_corpus(str(path), **(sources or {}), limit=limit)
     return list(reader(nlp))
 
 
 def count_docs(path: Path) -> int:
-    return len(read_examples(spacy.blank("en"), path, None))
+    return len(read_examples(spacy.blank("en"), path))
 
 
 def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
@@ -253,11 +282,24 @@ def train_command(args, dataset: str, system: str, seed: int, model_dir: Path, s
     else:
         cmd += ["--components.ita_ner.model.encoder", args.encoder,
                 "--components.ita_ner.temperature", str(data["temperature"])]
-        if system == "ita":
-            cmd += ["--paths.captions", str(args.data_dir / CAPTIONS)]
-        else:
+        if "cross_modal" not in SYSTEMS[system]["views"]:
             cmd += ["--components.ita_ner.views", '["text"]', "--components.ita_ner.kl_weight", "0",
                     "--components.ita_ner.inference_view", "text"]
+            return cmd
+        sources = context_sources(args, dataset, system)
+        if sources["captions"]:
+            cmd += ["--paths.captions", sources["captions"]]
+        if sources["contexts"]:
+            cmd += ["--paths.contexts", json.dumps(sources["contexts"])]
+        if args.max_context_tokens != DEFAULT_CONTEXT_TOKENS:
+            # The budget curve: the total and every kind's budget scaled alike.
+            budget = Config().from_disk(REPO / spec["config"])["components"]["ita_ner"]["model"]["context_budget"]
+            scale = args.max_context_tokens / DEFAULT_CONTEXT_TOKENS
+            cmd += ["--components.ita_ner.model.max_context_tokens", str(args.max_context_tokens)]
+            for kind, tokens in budget.items():
+                cmd += [f"--components.ita_ner.model.context_budget.{kind}", str(round(tokens * scale))]
+        if args.kind_dropout:
+            cmd += ["--components.ita_ner.context_kind_dropout", str(args.kind_dropout)]
     return cmd
 
 
@@ -295,32 +337,32 @@ def scores_of(nlp, examples) -> Dict[str, Dict[str, Any]]:
                           "ents_per_type": scores["ents_per_type"], "docs_per_second": len(examples) / seconds}}
 
 
-def evaluate_split(nlp, args, system: str, path: Path, limit: int = 0) -> Dict[str, Dict[str, Any]]:
-    captions = args.data_dir / CAPTIONS if SYSTEMS[system]["captions"] else None
+def evaluate_split(nlp, args, dataset: str, system: str, path: Path, limit: int = 0) -> Dict[str, Dict[str, Any]]:
     # Fresh examples every time: a pipeline writes its entities into the predicted docs.
-    examples = read_examples(nlp, path, captions, limit)
+    examples = read_examples(nlp, path, context_sources(args, dataset, system), limit)
     scores = scores_of(nlp, examples)
     return {view: scores[view] for view in SYSTEMS[system]["views"]}
 
 
-def view_docs(nlp, references, view: str) -> List[Any]:
-    """Fresh predicted docs for `references`; cross-modal ones get the synthesized context."""
+def view_docs(nlp, references, view: str, synthesize: bool = True) -> List[Any]:
+    """Fresh predicted docs for `references` (with their own contexts, if any);
+    with `synthesize`, cross-modal ones get the synthesized context instead."""
     docs = [predicted_doc(nlp, ref) for ref in references]
-    if view == "cross_modal":
+    if view == "cross_modal" and synthesize:
         for i, doc in enumerate(docs):
             doc._.visual_context = synthetic_context(i)
     return docs
 
 
-def time_view(nlp, references, view: str):
+def time_view(nlp, references, view: str, synthesize: bool = True):
     """(seconds, docs): nlp.pipe over `references` read in `view`, after one warm-up batch."""
     saved = {}
     for name in ita_pipe_names(nlp):
         saved[name] = nlp.get_pipe(name).cfg["inference_view"]
         nlp.get_pipe(name).cfg["inference_view"] = "auto" if view == "cross_modal" else "text"
     try:
-        list(nlp.pipe(view_docs(nlp, references[: nlp.batch_size], view)))
-        docs = view_docs(nlp, references, view)
+        list(nlp.pipe(view_docs(nlp, references[: nlp.batch_size], view, synthesize)))
+        docs = view_docs(nlp, references, view, synthesize)
         start = time.perf_counter()
         for _ in nlp.pipe(docs):
             pass
@@ -330,19 +372,23 @@ def time_view(nlp, references, view: str):
             nlp.get_pipe(name).cfg["inference_view"] = setting
 
 
-def measure_speed(nlp, args, system: str, path: Path) -> Dict[str, Any]:
+def measure_speed(nlp, args, dataset: str, system: str, path: Path) -> Dict[str, Any]:
     """Inference docs/s with one thread on `speed_docs` posts: text-only, and
-    cross-modal (synthesized ~40-word context on every post) for `ita`."""
-    references = [eg.reference for eg in read_examples(nlp, path, None, args.speed_docs)]
+    cross-modal for ITA systems: with the real contexts where the system has
+    context sources, else a synthesized ~40-word context on every post."""
+    real = system in CONTEXT_SETS
+    sources = context_sources(args, dataset, system) if real else None
+    references = [eg.reference for eg in read_examples(nlp, path, sources, args.speed_docs)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     results = {}
     try:
         for view in SYSTEMS[system]["views"]:
-            seconds, docs = time_view(nlp, references, view)
+            seconds, docs = time_view(nlp, references, view, synthesize=not real)
             entry = {"docs": len(docs), "seconds": seconds, "docs_per_second": len(docs) / seconds,
                      "threads": 1, "batch_size": nlp.batch_size}
             if view == "cross_modal":
+                entry["context"] = "real" if real else "synthesized"
                 entry["context_words_mean"] = statistics.mean(
                     len(context_text(d._.visual_context).replace(" ; ", " ").split()) for d in docs)
             results[view] = entry
@@ -412,7 +458,7 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     for name in names:
         if (run_dir / "model" / name).exists():
             nlp = spacy.load(run_dir / "model" / name)
-            candidates[name] = (nlp, evaluate_split(nlp, args, system, splits["valid"]))
+            candidates[name] = (nlp, evaluate_split(nlp, args, dataset, system, splits["valid"]))
     view = main_view(system)
     selected = max(candidates, key=lambda n: (candidates[n][1][view]["ents_f"], n == "model-best"))
     nlp, valid_scores = candidates[selected]
@@ -420,9 +466,9 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     candidates.clear()
     scores = {"valid": valid_scores}
     if splits["test"]:
-        scores["test"] = evaluate_split(nlp, args, system, splits["test"], limit=args.eval_limit)
+        scores["test"] = evaluate_split(nlp, args, dataset, system, splits["test"], limit=args.eval_limit)
     speed_path = splits["test"] or splits["valid"]
-    speed = measure_speed(nlp, args, system, speed_path)
+    speed = measure_speed(nlp, args, dataset, system, speed_path)
     print(f"[bench]   selected {selected}; valid F1 {100 * valid_scores[view]['ents_f']:.2f} ({view}); "
           + ", ".join(f"{v} {s['docs_per_second']:.1f} docs/s" for v, s in speed.items()), flush=True)
     record = {
@@ -520,6 +566,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eval-limit", type=int, help="first N valid/test posts (0 = all)")
     parser.add_argument("--speed-docs", type=int, help="posts timed for docs/s")
     parser.add_argument("--eval-frequency", type=int, default=0, help="steps between dev evaluations (0: per epoch)")
+    parser.add_argument("--max-context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS,
+                        help=f"context tokens after the post (default {DEFAULT_CONTEXT_TOKENS}, configs/ita.cfg); "
+                        "every kind's budget is scaled alike")
+    parser.add_argument("--kind-dropout", type=float, default=0.0,
+                        help="context_kind_dropout of the ITA systems (training only)")
     parser.add_argument("--no-resume", dest="resume", action="store_false", help="retrain runs already done")
     parser.add_argument("--table-only", action="store_true",
                         help="train nothing: tabulate the finished runs among --systems x --seeds")
@@ -574,7 +625,9 @@ def main(argv=None) -> Dict[str, Any]:
     header = (f"Command: `{command}`\n\nMachine: {machine_line(info)}\n\n"
               f"Mode {args.mode}: encoder {args.encoder}, {args.epochs} epoch(s), seeds {args.seeds}, "
               f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
-              f"docs/s on {args.speed_docs} posts (cross-modal: synthesized ~{CONTEXT_WORDS}-word context); "
+              f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
+              f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
+              f"else a synthesized ~{CONTEXT_WORDS}-word context); "
               f"benchmark wall time {total / 60:.1f} min\n")
     results = {"command": command, "machine": info, "mode": args.mode, "encoder": args.encoder,
                "epochs": args.epochs, "seeds": args.seeds, "train_limit": args.train_limit,

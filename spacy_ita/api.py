@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .visual_context import normalize_context
+from .visual_context import normalize_context, warn_unknown_fields
 
 ALIGNER_FACTORY = "image_aligner"
 ItemContext = Dict[str, Any]  # {"image": ..., "visual_context": ...}, both optional
@@ -44,6 +44,7 @@ def make_doc(nlp: Language, text: str, image: Any = None, visual_context: Option
     doc = nlp.make_doc(text)
     doc._.image = image
     if visual_context is not None:
+        warn_unknown_fields(visual_context, where="make_doc visual_context")
         doc._.visual_context = normalize_context(visual_context)
     return doc
 

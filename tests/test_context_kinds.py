@@ -317,3 +317,13 @@ def test_shared_contexts_cover_the_real_posts(shared_data):
     assert len(ids) == 723
     assert kinds["caption"] == kinds["description"] == 723  # BLIP-2 and GPT-4 cover every Twitter-2017 image
     assert kinds["knowledge"] >= 700 and kinds["objects"] == kinds["ocr"] == 0
+
+
+def test_make_doc_takes_every_kind_and_names_unknown_fields(caplog):
+    from spacy_ita import make_doc
+
+    nlp = spacy.blank("en")
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        doc = make_doc(nlp, "Liverpool win", visual_context={"knowledge": KNOWLEDGE, "descripton": "typo"})
+    assert doc._.visual_context["knowledge"] == KNOWLEDGE
+    assert any("'descripton'" in r.getMessage() and "make_doc" in r.getMessage() for r in caplog.records)

@@ -9,14 +9,15 @@ a rerun does not retry them forever.
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Set
+from typing import Annotated, Dict, Optional, Set
 
 import typer
 from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+from ..image_folder import index_images
+
 NO_DETECTOR = ("", "none", "off")
 
 
@@ -45,7 +46,7 @@ def align_images(
     aligner = spacy.blank("xx").add_pipe(
         "image_aligner", config={"backends": backends, "cache": cache, "batch_size": batch_size}
     )
-    images = unique_by_stem(sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+    images = list(index_images(images_dir).values())  # the files `convert` attaches, one per id
     done = finished_ids(output_jsonl)
     todo = [path for path in images if path.stem not in done]
     msg.info(f"{len(images)} images in {images_dir}: {len(images) - len(todo)} already in {output_jsonl}, {len(todo)} to align")
@@ -70,17 +71,6 @@ def backend_configs(*, ocr: bool, detector: str, caption_model: Optional[str], g
     if caption_model:
         configs["caption"] = {"@misc": "spacy_ita.HFCaptioner.v1", "model": caption_model, "device": device}
     return configs if any(configs.values()) else {}
-
-
-def unique_by_stem(paths: List[Path]) -> List[Path]:
-    """The id is the file stem, so a.jpg and a.png would collide: keep the first."""
-    seen: Dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            msg.warn(f"Skipping {path.name}: id '{path.stem}' is already taken by {seen[path.stem].name}")
-        else:
-            seen[path.stem] = path
-    return list(seen.values())
 
 
 def finished_ids(output_jsonl: Path) -> Set[str]:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..image_folder import IMAGE_SUFFIXES, index_images
 from ..visual_context import has_context, merge_contexts, normalize_context, warn_unknown_fields
 from .mner_format import MNERFormatError, utf8_lines
 
 logger = logging.getLogger("spacy_ita")
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 # How many unused ids a warning names before it just counts them.
 _SHOWN_IDS = 5
 
@@ -130,23 +130,6 @@ def as_path_list(paths: Union[None, ContextPath, Sequence[ContextPath]]) -> List
     if isinstance(paths, (str, Path)):
         return [Path(paths)]
     return [Path(p) for p in paths]
-
-
-def index_images(folder: Union[str, Path]) -> Dict[str, Path]:
-    """{image_id: path} for the image files in `folder`; `.jpg` wins over other suffixes."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NotADirectoryError(f"image folder not found: {folder}")
-    preference = {suffix: rank for rank, suffix in enumerate(IMAGE_SUFFIXES)}
-    found: Dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        rank = preference.get(path.suffix.lower())
-        if rank is None or not path.is_file():
-            continue
-        known = found.get(path.stem)
-        if known is None or rank < preference[known.suffix.lower()]:
-            found[path.stem] = path
-    return found
 
 
 @dataclass

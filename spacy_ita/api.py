@@ -38,7 +38,7 @@ def make_doc(nlp: Language, text: str, image: Any = None, visual_context: Option
         # text-only although the caller meant it to be cross-modal.
         warnings.warn(
             f"The pipeline ({', '.join(nlp.pipe_names)}) has no enabled '{ALIGNER_FACTORY}': the image is ignored. "
-            "Add one (see scripts/assemble_pipeline.py) or pass visual_context.",
+            "Add one (`python -m spacy_ita assemble MODEL OUTPUT`) or pass visual_context.",
             stacklevel=2,
         )
     doc = nlp.make_doc(text)

@@ -9,6 +9,7 @@ app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignmen
 
 def _register() -> None:
     from .aligners.cli import align_images
+    from .assemble import assemble
     from .data.cli import convert
     from .evaluate import evaluate_views
     from .visualize import render
@@ -17,6 +18,7 @@ def _register() -> None:
     app.command("align-images")(align_images)
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
+    app.command("assemble")(assemble)
 
 
 def main() -> None:

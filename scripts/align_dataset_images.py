@@ -35,7 +35,9 @@ def main(
     if not has_images:
         output_jsonl.parent.mkdir(parents=True, exist_ok=True)
         output_jsonl.write_text("", encoding="utf8")
-        msg.info(f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data).")
+        msg.info(
+            f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data)."
+        )
         return
     from spacy_ita.aligners.cli import align_images
 

@@ -56,11 +56,15 @@ def _as_doc(nlp: Language, item: Item) -> Doc:
     context = context or {}
     unknown = set(context) - {"image", "visual_context"}
     if unknown:
-        raise ValueError(f"Unknown keys {sorted(unknown)} in the context of {text[:40]!r}: expected 'image', 'visual_context'")
+        raise ValueError(
+            f"Unknown keys {sorted(unknown)} in the context of {text[:40]!r}: expected 'image', 'visual_context'"
+        )
     return make_doc(nlp, text, image=context.get("image"), visual_context=context.get("visual_context"))
 
 
-def pipe_with_images(nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs) -> Iterator[Doc]:
+def pipe_with_images(
+    nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs
+) -> Iterator[Doc]:
     """Docs for `text` or `(text, {"image": ..., "visual_context": ...})` items, in order.
 
     Batched like `nlp.pipe` (the aligner runs its models once per batch); docs

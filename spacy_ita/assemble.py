@@ -49,11 +49,15 @@ def assemble(
     model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
     output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR (as in align-images).")] = True,
-    detector: Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")] = "yolov8s-world",
-    caption_model: Annotated[Optional[str], typer.Option(help="Image-to-text model; the one the training captions came from.")] = None,
+    detector: Annotated[
+        str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")
+    ] = "yolov8s-world",
+    caption_model: Annotated[
+        Optional[str], typer.Option(help="Image-to-text model; the one the training captions came from.")
+    ] = None,
     gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the vision models on CUDA.")] = False,
 ) -> None:
-    """Put an image_aligner (the align-images backends) in front of a trained ita_ner, so the pipeline takes doc._.image."""
+    """Put an image_aligner (the align-images backends) in front of a trained ita_ner: it takes doc._.image."""
     try:
         nlp = assemble_pipeline(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
     except ValueError as err:

@@ -6,6 +6,7 @@ import spacy
 from spacy.util import load_config
 
 from spacy_ita.resources import resolve_model
+
 from tiny_config import TINY_OVERRIDES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -29,7 +30,6 @@ def transformer_name(overrides):
 )
 def test_trf_ner_resolves_its_encoder_name_to_the_installed_weights(overrides, expected):
     assert transformer_name(overrides) == expected
-
 
 
 def flatten(section, prefix=""):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from spacy.tokens import Doc, DocBin, Span
 
+from spacy_ita.data import create_mner_corpus
+
 from reliability_support import CONTEXT, NAMES, TEMPLATE, tiny_nlp
 from tiny_config import tiny_config_args
-from spacy_ita.data import create_mner_corpus
 
 DEV_ONLY = {"Tesla": "MISC"}  # a label the training set never shows
 

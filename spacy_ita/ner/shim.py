@@ -15,8 +15,8 @@ from thinc.util import torch2xp, xp2torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from .inputs import ViewEncoder
-from .tags import TagSet
 from .tagger import ITATaggerModule
+from .tags import TagSet
 
 
 class ITATaggerShim(PyTorchShim):

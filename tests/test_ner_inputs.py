@@ -87,8 +87,6 @@ def test_every_word_is_read_at_its_own_first_subword(tokenizer, n_words):
     assert read_back(encoder, docs, view) == first_subwords(encoder, docs)
 
 
-@pytest.mark.xfail(strict=True, reason="inputs.py cuts a text-only window's post at max_length - n_special_pair, "
-                   "one subword short of its budget: the window's last word is read at [CLS] (lead's fix pending)")
 @pytest.mark.parametrize("n_words", [6, 15])
 def test_the_last_word_of_a_full_text_only_window_is_read_at_its_own_subword(tokenizer, n_words):
     # 6 words fill max_length 8 exactly in one window; 15 end in a full last window.

@@ -180,7 +180,7 @@ class ViewEncoder:
             doc_rows, doc_positions = [0] * len(lengths), [0] * len(lengths)
             best_centrality = [-1] * len(lengths)
             for start, end in self.windows(lengths, max(1, budget)):
-                post_ids = [i for s in words_subwords[start:end] for i in s][: self.max_length - self.n_special_pair]
+                post_ids = [i for s in words_subwords[start:end] for i in s][: max(1, budget)]
                 room = self.max_length - len(post_ids) - self.n_special_pair
                 ids, types, offset = self._build(post_ids, context[: max(0, room)])
                 row = len(rows_ids)

@@ -12,7 +12,7 @@ aligner leaves docs without an image, and their contexts, untouched).
 The vision models load on the first image, not at `spacy.load`.
 """
 from pathlib import Path
-from typing import Annotated, Optional, Union
+from typing import Annotated, Dict, List, Optional, Tuple, Union
 
 import typer
 from spacy.language import Language
@@ -45,6 +45,37 @@ def assemble_pipeline(
     return nlp
 
 
+def context_kinds(nlp: Language) -> Tuple[List[str], Optional[Dict[str, int]]]:
+    """(kinds the pipeline's aligner produces, {kind: training docs} of its ita_ner;
+    None for a pipeline trained before the kinds were recorded)."""
+    produced: List[str] = []
+    trained: Optional[Dict[str, int]] = None
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory == ALIGNER_FACTORY:
+            backends = nlp.config["components"][name].get("backends") or {}
+            produced += [kind for kind, backend in backends.items() if backend and kind not in produced]
+        elif factory == "ita_ner" and "trained_context_kinds" in nlp.get_pipe(name).cfg:
+            trained = {**(trained or {}), **nlp.get_pipe(name).cfg["trained_context_kinds"]}
+    return produced, trained
+
+
+def report_context_kinds(nlp: Language) -> None:
+    """Say which kinds the aligner will produce next to those the model was trained on."""
+    produced, trained = context_kinds(nlp)
+    if trained is None:
+        trained_text = "not recorded (a pipeline trained before spacy-ita recorded them)"
+    else:
+        trained_text = ", ".join(f"{kind} ({count} docs)" for kind, count in trained.items()) or "no context"
+    msg.info(f"The aligner produces: {', '.join(produced)}; ita_ner was trained on: {trained_text}")
+    if trained and not set(produced) & set(trained):
+        msg.warn(
+            "The aligner produces none of the kinds the model was trained on: on images it will read contexts it "
+            "never saw. Train on contexts the same backends made (align-images, then convert --contexts), or "
+            "add a backend of a trained kind (e.g. --caption-model for captions)."
+        )
+
+
 def assemble(
     model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
     output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
@@ -63,3 +94,4 @@ def assemble(
     except ValueError as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
+    report_context_kinds(nlp)

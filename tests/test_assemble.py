@@ -68,3 +68,25 @@ def test_no_backend_is_a_clear_error(cli, model_dir, tmp_path):
 def test_make_doc_sends_pip_users_to_the_command(model_dir):
     with pytest.warns(UserWarning, match="python -m spacy_ita assemble"):
         make_doc(spacy.load(model_dir), "I love Paris", image=Image.new("RGB", (8, 8)))
+
+
+def test_assemble_prints_the_kinds_beside_the_trained_ones(cli, tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}})
+    reference = Doc(nlp.vocab, words=["I", "love", "Paris"])
+    reference.ents = [Span(reference, 2, 3, "LOC")]
+    predicted = Doc(nlp.vocab, words=["I", "love", "Paris"])
+    reference._.visual_context = predicted._.visual_context = {"caption": "a tower", "knowledge": "Paris (city)"}
+    nlp.initialize(lambda: [Example(predicted, reference)])
+    nlp.to_disk(tmp_path / "captions-model")
+    result = cli(tmp_path / "captions-model", tmp_path / "out", "--detector", "yolov10n")
+    assert result.exit_code == 0, result.output
+    assert "The aligner produces: objects, ocr; ita_ner was trained on: caption (1 docs), knowledge (1 docs)" in (
+        " ".join(result.output.split()))
+    assert "produces none of the kinds the model was trained on" in " ".join(result.output.split())
+
+
+def test_assemble_says_when_the_model_saw_no_context(cli, model_dir, tmp_path):
+    result = cli(model_dir, tmp_path / "out", "--no-ocr", "--detector", "yolov10n")
+    assert "ita_ner was trained on: no context" in " ".join(result.output.split())
+    assert "produces none" not in result.output

@@ -295,8 +295,8 @@ def test_kind_dropout_leaves_kinds_out_in_training_only():
     assert any(k is None for k in kept)  # every kind dropped: the post trains text-only
     assert all(k is None or set(k) <= set(context) for k in kept)
     nlp.initialize(lambda: examples_with(nlp, [{"caption": "a city", "ocr": ["X"]}] * 4))
-    request = pipe.training_request(examples_with(nlp, [{"caption": "a city", "ocr": ["X"]}] * 40))
-    assert {len(c or []) for c in request.contexts} == {0, 1, 2}
+    batch = pipe.training_batch(examples_with(nlp, [{"caption": "a city", "ocr": ["X"]}] * 40))
+    assert {len(c or []) for c in batch.contexts} == {0, 1, 2}
     # Prediction never drops a kind.
     doc = nlp.make_doc("I love Paris")
     doc._.visual_context = normalize_context({"caption": "a city", "ocr": ["X"]})

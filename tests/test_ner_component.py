@@ -97,11 +97,9 @@ def test_inference_view_switch_and_views_without_context(trained):
     doc = nlp.make_doc("I love Google so much")
     doc._.visual_context = {"caption": "a logo", "objects": [], "ocr": ["Google"]}
     assert pipe.context_of(doc) == [("caption", "a logo"), ("ocr", "Google")]
-    pipe.cfg["inference_view"] = "text"
-    try:
+    with pipe.reading("text"):
         text_only = [e.text for e in nlp(doc).ents]
-    finally:
-        pipe.cfg["inference_view"] = "auto"
+    assert pipe.inference_view == "auto"
     assert text_only == ["Google"]
 
 

@@ -2,18 +2,12 @@
 import pytest
 import spacy
 import torch
+from reliability_support import tiny_nlp
 
-import spacy_ita  # noqa: F401
 from spacy_ita.evaluate import ita_pipe_names, reading
 from spacy_ita.ner.crf import LinearChainCRF
 from spacy_ita.ner.heads import SoftmaxHead, tag_head
 from spacy_ita.ner.views import LossWeights, ViewTraining, two_view_loss
-
-
-def tiny_nlp(**config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}, **config})
-    return nlp
 
 
 @pytest.mark.parametrize("views, text_weight, kl_weight, cross_posts", [

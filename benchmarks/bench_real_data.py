@@ -108,8 +108,17 @@ import srsly  # noqa: E402
 import torch  # noqa: E402
 from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
 from bench_systems import (  # noqa: E402
-    CONTEXT_SETS, DATASETS, DEFAULT_CONTEXT_TOKENS, REPO, SYSTEMS, context_sources, count_docs, main_view,
-    prepare_splits, read_examples, train_command,
+    CONTEXT_SETS,
+    DATASETS,
+    DEFAULT_CONTEXT_TOKENS,
+    REPO,
+    SYSTEMS,
+    context_sources,
+    count_docs,
+    main_view,
+    prepare_splits,
+    read_examples,
+    train_command,
 )
 from bench_table import aggregate, machine_info, machine_line, markdown_table  # noqa: E402
 from thinc.api import Config  # noqa: E402

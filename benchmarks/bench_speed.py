@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
+from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 from spacy_ita.data.corpus import predicted_doc
 from spacy_ita.evaluate import ita_pipe_names, reading
 from spacy_ita.ner.views import REPORTED_AS
 from spacy_ita.visual_context import context_text
-
-from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS["auto"]

@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Optional
 
 import spacy
 import torch
-
 from bench_systems import SYSTEMS
 
 # Twitter-2015 calls its 4th type OTHER, Twitter-2017 MISC: one column.

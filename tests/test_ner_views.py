@@ -2,12 +2,13 @@
 import pytest
 import spacy
 import torch
-from reliability_support import tiny_nlp
 
 from spacy_ita.evaluate import ita_pipe_names, reading
 from spacy_ita.ner.crf import LinearChainCRF
 from spacy_ita.ner.heads import SoftmaxHead, tag_head
 from spacy_ita.ner.views import LossWeights, ViewTraining, two_view_loss
+
+from reliability_support import tiny_nlp
 
 
 @pytest.mark.parametrize("views, text_weight, kl_weight, cross_posts", [

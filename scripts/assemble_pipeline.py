@@ -1,42 +1,17 @@
-"""`assemble` step of project.yml: put an `image_aligner` in front of the trained `ita_ner`.
+"""`assemble` step of project.yml: `python -m spacy_ita assemble` plus the demo notice.
 
-Training reads visual contexts precomputed by the align-images step, so the
-trained pipeline has no aligner (and training never loads the vision models).
-Users have images, not contexts: the pipeline we package gets the aligner with
-the same backends that made the training contexts, so that
-
-    doc = nlp.make_doc(text); doc._.image = "photo.jpg"; doc = nlp(doc)
-
-tags the post cross-modally, and `nlp(text)` still tags it text-only (the
-aligner leaves docs without an image, and their contexts, untouched).
-The vision models load on the first image, not at `spacy.load`.
+The logic lives in the package (spacy_ita/assemble.py), so pip users get the same command.
 """
 import sys
 from pathlib import Path
 
-import spacy
 import typer
 from wasabi import msg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_notice import announce_if_demo  # noqa: E402
 
-ALIGNER = "image_aligner"
-
-
-def assemble(model: Path, output: Path, *, ocr: bool = True, detector: str = "yolov8s-world",
-             caption_model: str = "", gpu: bool = False) -> spacy.language.Language:
-    from spacy_ita.aligners.cli import backend_configs
-
-    nlp = spacy.load(model)
-    if ALIGNER in nlp.pipe_names:
-        nlp.remove_pipe(ALIGNER)  # reassembling replaces it, so the options always apply
-    backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu)
-    if not backends:
-        raise ValueError("No backend enabled: use OCR, a detector or a caption model.")
-    nlp.add_pipe(ALIGNER, first=True, config={"backends": backends})
-    nlp.to_disk(output)
-    return nlp
+from spacy_ita.assemble import assemble_pipeline  # noqa: E402
 
 
 def main(
@@ -49,7 +24,7 @@ def main(
     gpu_id: int = typer.Option(-1, help="Run the vision models on this GPU; -1: CPU"),
 ) -> None:
     announce_if_demo(dataset)
-    nlp = assemble(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu_id >= 0)
+    nlp = assemble_pipeline(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu_id >= 0)
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
 
 

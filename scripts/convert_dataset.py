@@ -3,7 +3,9 @@
 Datasets name their splits differently (the demo has dev.txt, Twitter-2015/2017
 have valid.txt; Twitter-2017 has no test.txt here), so the splits are found,
 not listed. Visual sources are used when present: the context JSONL from the
-align step when it is not empty, a captions CSV, the image folder.
+align step when it is not empty, a captions CSV, the image folder, and any
+further context sources (`--extra-contexts a.jsonl,folder/`), which win kind by
+kind over the align step's output in the order given.
 """
 import sys
 from pathlib import Path
@@ -44,6 +46,7 @@ def main(
     dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder with train.txt, dev.txt/valid.txt, test.txt"),
     corpus_dir: Path = typer.Argument(..., help="Where <split>.spacy go"),
     contexts: Optional[Path] = typer.Option(None, help="Context JSONL from the align step"),
+    extra_contexts: str = typer.Option("", help="Comma-separated further context sources (JSONL files or folders)"),
     captions: Optional[Path] = typer.Option(None, help="Captions CSV 'image_name;caption'"),
     images: Optional[Path] = typer.Option(None, help="Image folder, set as doc._.image"),
     dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
@@ -54,8 +57,13 @@ def main(
     splits = find_splits(dataset_dir)
     if "train" not in splits or "dev" not in splits:
         msg.fail(f"{dataset_dir} needs train.txt and dev.txt (or valid.txt); found {sorted(splits) or 'none'}", exits=1)
+    extra = [Path(p.strip()) for p in extra_contexts.split(",") if p.strip()]
+    missing = [str(p) for p in extra if not p.exists()]
+    if missing:
+        msg.fail(f"context source(s) not found: {', '.join(missing)}", exits=1)
+    aligned = existing(contexts, "visual contexts")
     sources = dict(
-        contexts=existing(contexts, "visual contexts"),
+        contexts=([aligned] if aligned else []) + extra or None,
         captions=existing(captions, "captions"),
         images=existing(images, "images"),
     )

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .visual_context import normalize_context
+from .visual_context import normalize_context, warn_unknown_fields
 
 ALIGNER_FACTORY = "image_aligner"
 ItemContext = Dict[str, Any]  # {"image": ..., "visual_context": ...}, both optional
@@ -38,12 +38,13 @@ def make_doc(nlp: Language, text: str, image: Any = None, visual_context: Option
         # text-only although the caller meant it to be cross-modal.
         warnings.warn(
             f"The pipeline ({', '.join(nlp.pipe_names)}) has no enabled '{ALIGNER_FACTORY}': the image is ignored. "
-            "Add one (see scripts/assemble_pipeline.py) or pass visual_context.",
+            "Add one (`python -m spacy_ita assemble MODEL OUTPUT`) or pass visual_context.",
             stacklevel=2,
         )
     doc = nlp.make_doc(text)
     doc._.image = image
     if visual_context is not None:
+        warn_unknown_fields(visual_context, where="make_doc visual_context")
         doc._.visual_context = normalize_context(visual_context)
     return doc
 
@@ -55,11 +56,15 @@ def _as_doc(nlp: Language, item: Item) -> Doc:
     context = context or {}
     unknown = set(context) - {"image", "visual_context"}
     if unknown:
-        raise ValueError(f"Unknown keys {sorted(unknown)} in the context of {text[:40]!r}: expected 'image', 'visual_context'")
+        raise ValueError(
+            f"Unknown keys {sorted(unknown)} in the context of {text[:40]!r}: expected 'image', 'visual_context'"
+        )
     return make_doc(nlp, text, image=context.get("image"), visual_context=context.get("visual_context"))
 
 
-def pipe_with_images(nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs) -> Iterator[Doc]:
+def pipe_with_images(
+    nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs
+) -> Iterator[Doc]:
     """Docs for `text` or `(text, {"image": ..., "visual_context": ...})` items, in order.
 
     Batched like `nlp.pipe` (the aligner runs its models once per batch); docs

@@ -9,6 +9,7 @@ app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignmen
 
 def _register() -> None:
     from .aligners.cli import align_images
+    from .assemble import assemble
     from .batch.cli import annotate
     from .data.cli import convert
     from .evaluate import evaluate_views
@@ -19,6 +20,7 @@ def _register() -> None:
     app.command("annotate")(annotate)
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
+    app.command("assemble")(assemble)
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 both views — cross-modal (the post plus its visual context, where it has one)
 and text-only (the context ignored) — with spaCy's own NER scorer."""
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import spacy
 import srsly
@@ -14,39 +15,47 @@ from typing_extensions import Annotated
 from wasabi import msg
 
 from .data.corpus import create_mner_corpus
+from .ner.component import ITANER
+from .ner.views import REPORTED_AS
 from .visual_context import has_context
 
-VIEWS = {"cross_modal": "auto", "text_only": "text"}
+
+def ita_pipes(nlp: Language) -> List[ITANER]:
+    return [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ITANER)]
 
 
 def ita_pipe_names(nlp: Language) -> List[str]:
-    return [name for name, pipe in nlp.pipeline if pipe.__class__.__name__ == "ITANER"]
+    return [name for name, pipe in nlp.pipeline if isinstance(pipe, ITANER)]
+
+
+@contextmanager
+def reading(nlp: Language, view: str) -> Iterator[Language]:
+    """Every ita_ner component of `nlp` reads in `view` ("auto" or "text") inside the block."""
+    pipes = ita_pipes(nlp)
+    if not pipes:
+        raise ValueError("The pipeline has no ita_ner component to switch between views.")
+    with ExitStack() as stack:
+        for pipe in pipes:
+            stack.enter_context(pipe.reading(view))
+        yield nlp
+
+
+def score(nlp: Language, examples: List[Example], batch_size: int = 32) -> Dict[str, Any]:
+    """nlp.evaluate's entity scores (P, R, F, per type), and docs/s."""
+    start = time.perf_counter()
+    scores = nlp.evaluate(examples, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    entities = {key: scores[key] for key in ("ents_p", "ents_r", "ents_f", "ents_per_type")}
+    return {**entities, "docs_per_second": len(examples) / seconds if seconds else None}
 
 
 def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) -> Dict[str, Dict[str, Any]]:
-    """nlp.evaluate once per view; the inference view is restored afterwards."""
-    names = ita_pipe_names(nlp)
-    if not names:
-        raise ValueError("The pipeline has no ita_ner component to switch between views.")
-    saved = {name: nlp.get_pipe(name).cfg["inference_view"] for name in names}
+    """{"cross_modal": scores, "text_only": scores}: nlp.evaluate once per view
+    (`REPORTED_AS`); the inference view is restored afterwards."""
     results = {}
-    try:
-        for view, setting in VIEWS.items():
-            for name in names:
-                nlp.get_pipe(name).cfg["inference_view"] = setting
-            start = time.perf_counter()
-            scores = nlp.evaluate(examples, batch_size=batch_size)
-            seconds = time.perf_counter() - start
-            results[view] = {
-                "ents_p": scores["ents_p"],
-                "ents_r": scores["ents_r"],
-                "ents_f": scores["ents_f"],
-                "ents_per_type": scores["ents_per_type"],
-                "docs_per_second": len(examples) / seconds if seconds else None,
-            }
-    finally:
-        for name, setting in saved.items():
-            nlp.get_pipe(name).cfg["inference_view"] = setting
+    for view, reported_as in REPORTED_AS.items():
+        with reading(nlp, view):
+            results[reported_as] = score(nlp, examples, batch_size=batch_size)
     return results
 
 
@@ -67,7 +76,10 @@ def evaluate_views(
     data: Annotated[Path, typer.Argument(exists=True, help="DocBin (.spacy) or Twitter-format .txt file")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the scores as JSON")] = None,
     captions: Annotated[Optional[Path], typer.Option("--captions", help="Captions CSV for a .txt input")] = None,
-    contexts: Annotated[Optional[Path], typer.Option("--contexts", help="Context JSONL for a .txt input")] = None,
+    contexts: Annotated[
+        Optional[List[Path]],
+        typer.Option("--contexts", help="Context JSONL file or folder for a .txt input; repeat for several sources"),
+    ] = None,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
 ) -> None:
@@ -76,7 +88,7 @@ def evaluate_views(
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
     reader = create_mner_corpus(str(data), captions=str(captions) if captions else None,
-                                contexts=str(contexts) if contexts else None)
+                                contexts=[str(c) for c in contexts] if contexts else None)
     examples = list(reader(nlp))
     with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
     msg.info(f"{len(examples)} docs, {with_context} with a visual context")

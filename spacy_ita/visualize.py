@@ -66,11 +66,15 @@ def context_html(context: Optional[Dict[str, Any]]) -> str:
     objects = _chips(f"{o['label']} ×{o['count']} ({o['score']:.2f})" for o in ctx["objects"])
     caption = html.escape(ctx["caption"])
     ocr = _chips(ctx["ocr"])
+    # Texts that come from elsewhere than the aligner: shown only when present.
+    extra = "".join(f"<dt>{kind.capitalize()}</dt><dd>{html.escape(ctx[kind])}</dd>"
+                    for kind in ("description", "knowledge") if ctx[kind])
     return (
         '<dl class="ita-context">'
         f"<dt>Objects</dt><dd>{objects or empty}</dd>"
         f"<dt>Caption</dt><dd>{caption or empty}</dd>"
         f"<dt>OCR</dt><dd>{ocr or empty}</dd>"
+        f"{extra}"
         "</dl>"
     )
 

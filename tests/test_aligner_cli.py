@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from spacy_ita.aligners.cli import align_images, finished_ids
 from spacy_ita.aligners.detector import YOLODetector
+from spacy_ita.visual_context import CONTEXT_KINDS
 
 ASSETS = importlib_resources.files("ultralytics") / "assets"
 
@@ -52,7 +53,7 @@ def run(images_dir, output, *extra):
 def test_writes_one_context_per_image(images_dir, tmp_path, counted_images):
     records = run(images_dir, tmp_path / "contexts.jsonl")
     assert [r["image_id"] for r in records] == ["1001", "1002", "1003", "1004"]
-    assert all(set(r) == {"image_id", "objects", "caption", "ocr"} for r in records)
+    assert all(set(r) == {"image_id", *CONTEXT_KINDS} for r in records)
     assert {"bus", "person"} <= {o["label"] for o in records[0]["objects"]}
     assert records[3]["objects"] == []  # unreadable: empty context, run goes on
     assert len(counted_images) == 3

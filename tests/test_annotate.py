@@ -5,19 +5,20 @@ import csv
 import json
 import logging
 
+import batch_support
 import pytest
 import spacy
 import typer
+from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 from typer.testing import CliRunner
 
-import batch_support
-from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 from spacy_ita import pipe_with_images
 from spacy_ita.batch.cli import annotate
 from spacy_ita.batch.outputs import ResultWriter, finished_ids
 from spacy_ita.batch.pools import PoolSpec, stage_pools
 from spacy_ita.batch.posts import BadRow, PostColumns, read_posts
 from spacy_ita.batch.schema import context_schema
+from spacy_ita.visual_context import empty_context
 
 
 def run(*args, exit_code=0):
@@ -58,7 +59,7 @@ def test_one_row_per_post_and_bad_rows_reported(model, tmp_path, caplog):
                      "p5": "text_only", "p6": "text_only", "p7": "text_only"}
     assert rows["p1"]["visual_context"]["objects"] == [{"label": "red thing", "count": 1, "score": 0.9}]
     assert rows["p4"]["visual_context"]["ocr"] == ["PARIS"]
-    assert rows["p5"]["visual_context"] == {"objects": [], "caption": "", "ocr": []}  # unreadable image: empty
+    assert rows["p5"]["visual_context"] == empty_context()  # unreadable image: empty
     assert rows["p2"]["visual_context"] is None and rows["p3"]["visual_context"] is None  # no image aligned
     warnings = "\n".join(r.getMessage() for r in caplog.records)
     for line, reason in ((8, "text is a int"), (9, "has no text"), (10, "malformed visual context"),

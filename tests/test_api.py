@@ -53,7 +53,7 @@ def test_doc_with_image_is_aligned(nlp):
 def test_text_only_and_precomputed_context(nlp):
     assert nlp("I love Paris")._.visual_context is None
     doc = nlp(make_doc(nlp, "I love Paris", visual_context={"ocr": "PARIS"}))
-    assert doc._.visual_context == {"objects": [], "caption": "", "ocr": ["PARIS"]}  # untouched by the aligner
+    assert doc._.visual_context == {"objects": [], "caption": "", "ocr": ["PARIS"], "description": "", "knowledge": ""}  # untouched by the aligner
 
 
 def test_pipe_with_images_keeps_order_and_mixes_forms(nlp):
@@ -74,7 +74,7 @@ def test_as_tuples_pattern(nlp):
     rows = [("I love Paris", {"id": 1, "image": square("red")}), ("I love Paris", {"id": 2})]
     pairs = ((make_doc(nlp, text, image=row.get("image")), row) for text, row in rows)
     got = [(row["id"], doc._.visual_context) for doc, row in nlp.pipe(pairs, as_tuples=True)]
-    assert got[0] == (1, {"objects": [], "caption": "a red square", "ocr": []}) and got[1] == (2, None)
+    assert got[0] == (1, {"objects": [], "caption": "a red square", "ocr": [], "description": "", "knowledge": ""}) and got[1] == (2, None)
 
 
 def test_image_without_aligner_warns(nlp):

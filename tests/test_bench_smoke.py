@@ -101,3 +101,29 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     assert [(r[0], r[1]) for r in rows] == [("ita", "text-only"), ("ita", "cross-modal"),
                                                           ("trf_ner", "text-only")]
     assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0
+
+
+def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
+    import bench_real_data
+
+    args = bench_real_data.parse_args(["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"),
+                                       "--max-context-tokens", "128", "--kind-dropout", "0.2"])
+    splits = {"train": tmp_path / "train.txt", "valid": tmp_path / "valid.txt", "test": None}
+
+    def contexts_of(dataset, system):
+        cmd = bench_real_data.train_command(args, dataset, system, 0, tmp_path / "m", 10, splits)
+        return cmd, json.loads(cmd[cmd.index("--paths.contexts") + 1]) if "--paths.contexts" in cmd else None
+
+    cmd, contexts = contexts_of("twitter2017", "ita_all")
+    assert [str(tmp_path / c) for c in ("contexts/blip2-captions.jsonl", "contexts/gpt4-descriptions-twitter2017.jsonl",
+                                        "contexts/pgim-knowledge/twitter2017")] == contexts
+    assert "--paths.captions" not in cmd
+    # The budget curve scales the total and every kind alike; kind dropout is passed on.
+    assert cmd[cmd.index("--components.ita_ner.model.max_context_tokens") + 1] == "128"
+    assert cmd[cmd.index("--components.ita_ner.model.context_budget.knowledge") + 1] == "80"
+    assert cmd[cmd.index("--components.ita_ner.context_kind_dropout") + 1] == "0.2"
+    assert contexts_of("twitter2015", "ita_image")[1] == [str(tmp_path / "contexts/blip2-captions.jsonl"),
+                                                          str(tmp_path / "contexts/owl-descriptions.jsonl")]
+    assert contexts_of("twitter2015", "ita_knowledge")[1] == [str(tmp_path / "contexts/pgim-knowledge/twitter2015")]
+    cmd, contexts = contexts_of("twitter2015", "ita_text")
+    assert contexts is None and '["text"]' in cmd and "--components.ita_ner.context_kind_dropout" not in cmd

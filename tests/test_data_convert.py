@@ -102,9 +102,11 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
         "objects": [{"label": "person", "count": 2, "score": 0.9}],
         "caption": "a man outside",  # the JSONL has no caption: the CSV's stays
         "ocr": ["STOP"],
+        "description": "",
+        "knowledge": "",
     }
-    assert docs[1]._.visual_context == {"objects": [], "caption": "the sign says & amp ; quot ; swan", "ocr": []}
-    assert docs[2]._.visual_context == {"objects": [{"label": "bus", "count": 1, "score": 1.0}], "caption": "a bus", "ocr": []}
+    assert docs[1]._.visual_context == {"objects": [], "caption": "the sign says & amp ; quot ; swan", "ocr": [], "description": "", "knowledge": ""}
+    assert docs[2]._.visual_context == {"objects": [{"label": "bus", "count": 1, "score": 1.0}], "caption": "a bus", "ocr": [], "description": "", "knowledge": ""}
     assert (stats.with_context, stats.with_caption, stats.with_image) == (3, 3, 0)
     # The captions CSV covers whole datasets; its unused id 99 is no cause for a warning.
     assert stats.unused_context_ids == 0
@@ -216,6 +218,6 @@ def test_real_split_survives_docbin_and_text_export(shared_data, caption_sources
     assert sum(doc._.visual_context is not None for doc in docs) == 917
     captioned = next(doc for doc in docs if doc._.visual_context)
     caption = caption_sources.captions[captioned._.image_id]
-    assert captioned._.visual_context == {"objects": [], "caption": caption, "ocr": []}
+    assert captioned._.visual_context == {"objects": [], "caption": caption, "ocr": [], "description": "", "knowledge": ""}
     docbin_to_mner(tmp_path / "valid.spacy", tmp_path / "valid.txt")
     assert_round_trip(list(read_mner(source)), list(read_mner(tmp_path / "valid.txt")))

@@ -40,7 +40,7 @@ def check_examples(examples, images):
             assert eg.predicted._.get(name) == eg.reference._.get(name)
     first, second = examples
     assert (first.predicted._.image_id, second.predicted._.image_id) == ("10", "20")
-    assert first.predicted._.visual_context == {"objects": [], "caption": "a man outside a house", "ocr": []}
+    assert first.predicted._.visual_context == {"objects": [], "caption": "a man outside a house", "ocr": [], "description": "", "knowledge": ""}
     assert second.predicted._.visual_context["objects"] == [{"label": "bird", "count": 1, "score": 1.0}]
     assert second.predicted._.visual_context["ocr"] == ["SWAN"]
     assert (first.predicted._.image, second.predicted._.image) == (None, images / "20.jpg")

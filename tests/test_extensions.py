@@ -11,7 +11,9 @@ from spacy_ita.extensions import register_extensions
 from spacy_ita.visual_context import context_text, normalize_context
 
 CONTEXT = {"objects": [{"label": "person", "count": 2, "score": 0.91}], "caption": "two men on a stage",
-           "ocr": ["TAYLOR SWIFT", "THE ERAS TOUR"]}
+           "ocr": ["TAYLOR SWIFT", "THE ERAS TOUR"],
+           "description": "Two men stand on a stage under a banner that reads THE ERAS TOUR.",
+           "knowledge": "Named entities: 1. Taylor Swift (person/singer)"}
 
 
 @pytest.fixture(scope="module")

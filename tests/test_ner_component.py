@@ -96,12 +96,10 @@ def test_inference_view_switch_and_views_without_context(trained):
     pipe = nlp.get_pipe("ita_ner")
     doc = nlp.make_doc("I love Google so much")
     doc._.visual_context = {"caption": "a logo", "objects": [], "ocr": ["Google"]}
-    assert pipe.context_of(doc) == "a logo ; Google"
-    pipe.cfg["inference_view"] = "text"
-    try:
+    assert pipe.context_of(doc) == [("caption", "a logo"), ("ocr", "Google")]
+    with pipe.reading("text"):
         text_only = [e.text for e in nlp(doc).ents]
-    finally:
-        pipe.cfg["inference_view"] = "auto"
+    assert pipe.inference_view == "auto"
     assert text_only == ["Google"]
 
 

@@ -4,8 +4,10 @@ import itertools
 import pytest
 import torch
 
-from spacy_ita.ner.crf import LinearChainCRF, SoftmaxHead, cross_view_kl
+from spacy_ita.ner.crf import LinearChainCRF
+from spacy_ita.ner.heads import SoftmaxHead
 from spacy_ita.ner.tags import TagSet
+from spacy_ita.ner.views import cross_view_kl
 
 
 def random_crf(n_labels, seed, constrained=False):

@@ -7,19 +7,20 @@ import time
 from importlib import resources as importlib_resources
 from pathlib import Path
 
+import batch_support
 import pytest
 import typer
+from batch_support import BLUE, POSTS, WHITE, read_rows, save_model, square, write_posts
 from PIL import Image
 from typer.testing import CliRunner
 
-import batch_support
-from batch_support import BLUE, POSTS, WHITE, read_rows, save_model, square, write_posts
 from spacy_ita.aligners import cli as aligner_cli
 from spacy_ita.aligners.cli import align_images
 from spacy_ita.batch.jobs import RayOptions, annotate_posts
 from spacy_ita.batch.outputs import ResultWriter
 from spacy_ita.batch.pools import PoolSpec
 from spacy_ita.batch.schema import context_schema
+from spacy_ita.visual_context import empty_context
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the ray extra: pip install 'spacy-ita[ray]'")
 psutil = pytest.importorskip("psutil")
@@ -155,7 +156,7 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
     assert got == {row["image_id"]: row for row in read_rows(tmp_path / "local.jsonl")}
     assert got["a"]["objects"] == got["b"]["objects"] == [] and got["b"]["ocr"] == ["PARIS"]
     assert {"bus", "person"} <= {o["label"] for o in got["c"]["objects"]}
-    assert got["e"] == {"image_id": "e", "objects": [], "caption": "", "ocr": []}
+    assert got["e"] == {"image_id": "e", **empty_context()}
 
 
 def test_no_ray_process_is_left_running(ray_session):

@@ -142,7 +142,7 @@ def test_odd_image_is_aligned_and_the_post_tagged_cross_modal(nlp, text_only_ent
     doc = nlp(post(nlp, odd_images(tmp_path)[name]))
     assert doc._.visual_context["caption"] == CAPTION
     assert CountingCaptioner.calls == [1]
-    assert nlp.get_pipe("ita_ner").context_of(doc) == CAPTION  # read cross-modal
+    assert nlp.get_pipe("ita_ner").context_of(doc) == [("caption", CAPTION)]  # read cross-modal
     assert ents(doc) == text_only_ents
 
 

@@ -28,7 +28,7 @@ def nlp():
 
 
 def view(nlp, setting):
-    nlp.get_pipe("ita_ner").cfg["inference_view"] = setting
+    nlp.get_pipe("ita_ner").inference_view = setting
 
 
 def make(nlp, text, with_context=True):

@@ -12,6 +12,7 @@ import spacy
 import srsly
 import torch
 from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 from reliability_support import trained_nlp
 
@@ -100,3 +101,31 @@ def test_model_file_replaced_by_a_pickle_is_refused_without_running_it(saved, tm
     with pytest.raises(ValueError, match="ita_ner: cannot load the saved component from .*nothing is ever unpickled"):
         spacy.load(model_file.parent.parent)
     assert not marker.exists()
+
+
+def rewrite_weights(model_file: Path, edit) -> None:
+    """Save `edit(state)` as the weights, in the safetensors form spacy-ita writes."""
+    outer, inner = shim_message(model_file)
+    inner["weights"] = save_safetensors(edit(load_safetensors(bytes(inner["weights"]))))
+    write_shim_message(model_file, outer, inner)
+
+
+def test_unexpected_weight_keys_are_dropped_with_a_warning(saved, tmp_path):
+    """A model saved under another `transformers` version may carry buffers this one lacks."""
+    nlp, path = saved
+    model_file = copy_model(path, tmp_path) / "ita_ner" / "model"
+    rewrite_weights(model_file, lambda state: {**state, "encoder.embeddings.position_ids": torch.arange(64)[None]})
+    with pytest.warns(UserWarning, match="Ignoring 1 saved ita_ner tensor.*encoder.embeddings.position_ids"):
+        loaded = spacy.load(model_file.parent.parent)
+    expected = nlp.get_pipe("ita_ner").model.shims[0]._model.state_dict()
+    got = loaded.get_pipe("ita_ner").model.shims[0]._model.state_dict()
+    assert set(got) == set(expected) and all(torch.equal(got[k].cpu(), expected[k].cpu()) for k in expected)
+
+
+def test_missing_weight_keys_still_fail(saved, tmp_path):
+    _, path = saved
+    model_file = copy_model(path, tmp_path) / "ita_ner" / "model"
+    dropped = "emission.weight"
+    rewrite_weights(model_file, lambda state: {k: v for k, v in state.items() if k != dropped})
+    with pytest.raises(RuntimeError, match=f"Missing key.*{dropped}"):
+        spacy.load(model_file.parent.parent)

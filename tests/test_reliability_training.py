@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from spacy.tokens import Doc, DocBin, Span
 
-from reliability_support import CONTEXT, NAMES, TEMPLATE, tiny_nlp
 from spacy_ita.data import create_mner_corpus
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from reliability_support import CONTEXT, NAMES, TEMPLATE, tiny_nlp
+from tiny_config import tiny_config_args
+
 DEV_ONLY = {"Tesla": "MISC"}  # a label the training set never shows
 
 
@@ -64,7 +65,7 @@ def test_label_seen_only_in_dev_is_scored_as_missed_not_a_crash(tmp_path):
 
 def spacy_train(output: Path, train: Path, dev: Path, steps: int) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    command = [sys.executable, "-m", "spacy", "train", str(REPO_ROOT / "configs" / "ita_tiny.cfg"),
+    command = [sys.executable, "-m", "spacy", "train", *tiny_config_args(),
                "--output", str(output), "--paths.train", str(train), "--paths.dev", str(dev),
                "--training.max_steps", str(steps), "--training.eval_frequency", "2",
                "--training.batcher.size", "4"]

@@ -16,15 +16,24 @@ from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-from ..batch.cli import ADDRESS_HELP, CODE_HELP, CPUS_HELP, ENGINE_HELP, GPUS_HELP, OUTPUT_FORMAT_HELP, WORKERS_HELP
+from ..batch.cli import (
+    ADDRESS_HELP,
+    CODE_HELP,
+    CPUS_HELP,
+    ENGINE_HELP,
+    GPUS_HELP,
+    OUTPUT_FORMAT_HELP,
+    WORKERS_HELP,
+)
+from ..image_folder import index_images
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 NO_DETECTOR = ("", "none", "off")
+STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of part files."
 
 
 def align_images(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images; the file stem is the image id.")],
-    output_jsonl: Annotated[Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume); with --engine ray also a folder of part files.")],
+    output_jsonl: Annotated[Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")],
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")] = True,
     detector: Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")] = "yolov8s-world",
     caption_model: Annotated[Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")] = None,
@@ -33,10 +42,10 @@ def align_images(
     gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the models on CUDA.")] = False,
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     address: Annotated[Optional[str], typer.Option(help="--engine ray: " + ADDRESS_HELP)] = None,
-    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP + " Stages: objects, ocr, caption.")] = None,
+    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP + STAGES_HELP)] = None,
     cpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + CPUS_HELP)] = None,
     gpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + GPUS_HELP)] = None,
-    output_format: Annotated[Optional[str], typer.Option("--output-format", help="--engine ray: " + OUTPUT_FORMAT_HELP)] = None,
+    output_format: Annotated[Optional[str], typer.Option(help="--engine ray: " + OUTPUT_FORMAT_HELP)] = None,
     code: Annotated[Optional[Path], typer.Option(help=CODE_HELP)] = None,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
@@ -58,11 +67,12 @@ def align_images(
     aligner = spacy.blank("xx").add_pipe(
         "image_aligner", config={"backends": backends, "cache": cache, "batch_size": batch_size}
     )
-    images = unique_by_stem(sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+    images = list(index_images(images_dir).values())  # the files `convert` attaches, one per id
     if engine != "local":
         align_on_ray(images, output_jsonl, engine=engine, backends=backends, ocr=ocr, detector=detector,
                      caption_model=caption_model, cache_dir=cache_dir, batch_size=batch_size, address=address,
-                     workers=workers, cpus=cpus_per_worker, gpus=gpus_per_worker, output_format=output_format, code=code)
+                     workers=workers, cpus=cpus_per_worker, gpus=gpus_per_worker, output_format=output_format,
+                     code=code)
         return
     done = finished_ids(output_jsonl)
     todo = [path for path in images if path.stem not in done]
@@ -79,7 +89,8 @@ def align_images(
 
 def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dict[str, Optional[dict]], ocr: bool,
                  detector: str, caption_model: Optional[str], cache_dir: Optional[Path], batch_size: int,
-                 address: Optional[str], workers, cpus, gpus, output_format: Optional[str], code: Optional[Path]) -> None:
+                 address: Optional[str], workers, cpus, gpus, output_format: Optional[str],
+                 code: Optional[Path]) -> None:
     """--engine ray: one Ray stage per backend, written to a .jsonl file or a folder of part files."""
     from ..batch.cli import ray_options_for_align
     from ..batch.jobs import align_images_on_ray, check_engine
@@ -92,7 +103,8 @@ def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dic
             gpu_backends=backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=True),
             ray=ray, batch_size=batch_size, cache_dir=cache_dir, output_format=output_format,
             code=str(code) if code else None,
-            on_listed=lambda total, todo: msg.info(f"{total} images: {total - todo} already in {output}, {todo} to align"),
+            on_listed=lambda total, todo: msg.info(
+                f"{total} images: {total - todo} already in {output}, {todo} to align"),
         )
     except (ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)
@@ -110,17 +122,6 @@ def backend_configs(*, ocr: bool, detector: str, caption_model: Optional[str], g
     if caption_model:
         configs["caption"] = {"@misc": "spacy_ita.HFCaptioner.v1", "model": caption_model, "device": device}
     return configs if any(configs.values()) else {}
-
-
-def unique_by_stem(paths: List[Path]) -> List[Path]:
-    """The id is the file stem, so a.jpg and a.png would collide: keep the first."""
-    seen: Dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            msg.warn(f"Skipping {path.name}: id '{path.stem}' is already taken by {seen[path.stem].name}")
-        else:
-            seen[path.stem] = path
-    return list(seen.values())
 
 
 def finished_ids(output_jsonl: Path) -> Set[str]:

@@ -51,6 +51,22 @@ def make_image_aligner(
     batch_size: int,
     max_image_pixels: int,
 ) -> "ImageAligner":
+    """Construct the image aligner, which turns `doc._.image` (a path,
+    bytes or PIL image) into `doc._.visual_context`, the text that `ita_ner`
+    reads after the post in its cross view.
+
+    backends (Dict[str, Optional[AlignmentBackend]]): the registered backends
+        to run, by key; each fills one context kind. Default: object tags
+        (`spacy_ita.YOLODetector.v1`) and OCR (`spacy_ita.EasyOCR.v1`); a
+        captioner is `spacy_ita.HFCaptioner.v1`. A key set to null turns a
+        default backend off.
+    cache (Optional[AlignmentCache]): a directory cache of backend outputs by
+        image content and backend settings (`spacy_ita.AlignmentCache.v1`), so
+        that an image is aligned once across runs; None: no cache.
+    batch_size (int): images per backend call in `nlp.pipe`.
+    max_image_pixels (int): a larger image is refused (decompression-bomb
+        guard); such a doc gets an empty context and a logged warning.
+    """
     return ImageAligner(
         name=name, backends=backends, cache=cache, batch_size=batch_size, max_image_pixels=max_image_pixels
     )

@@ -19,6 +19,8 @@ ADDRESS_HELP = "Ray cluster to join (e.g. ray://head:10001 or auto); default: st
 WORKERS_HELP = "Workers per stage: N, or MIN-MAX for an autoscaling pool; STAGE=... for one stage."
 CPUS_HELP = "Logical CPUs per worker (torch threads follow); STAGE=... for one stage."
 GPUS_HELP = "GPUs per worker, fractional (0.25: four workers share a GPU); STAGE=... for one stage."
+IMAGE_ROOT_HELP = "Folder relative image paths start from; default: the posts file's."
+BATCH_HELP = "Posts per batch; a Parquet output writes one part file per batch."
 CODE_HELP = "Python file with custom components or backends, imported in every worker."
 
 
@@ -31,9 +33,9 @@ def annotate(
     text_column: Annotated[str, typer.Option(help="Column of the post text.")] = "text",
     image_column: Annotated[str, typer.Option(help="Column of the image path (optional per post).")] = "image",
     context_column: Annotated[str, typer.Option(help="Column of a precomputed visual context.")] = "visual_context",
-    image_root: Annotated[Optional[Path], typer.Option(help="Folder relative image paths start from; default: the posts file's.")] = None,
+    image_root: Annotated[Optional[Path], typer.Option(help=IMAGE_ROOT_HELP)] = None,
     output_format: Annotated[Optional[str], typer.Option("--output-format", help=OUTPUT_FORMAT_HELP)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Posts per batch; a Parquet output writes one part file per batch.")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help=BATCH_HELP)] = 32,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="Local engine: GPU id, or -1 for CPU.")] = -1,
     code: Annotated[Optional[Path], typer.Option(help=CODE_HELP)] = None,
     address: Annotated[Optional[str], typer.Option(help=ADDRESS_HELP)] = None,

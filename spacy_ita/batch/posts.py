@@ -52,7 +52,8 @@ def input_files(path: Union[str, Path]) -> List[Path]:
         raise FileNotFoundError(f"Input not found: {path}")
     if path.is_file():
         if path.suffix.lower() not in POST_SUFFIXES:
-            raise ValueError(f"{path}: unknown posts format '{path.suffix}', expected one of {', '.join(POST_SUFFIXES)}")
+            raise ValueError(f"{path}: unknown posts format '{path.suffix}', "
+                             f"expected one of {', '.join(POST_SUFFIXES)}")
         return [path]
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in POST_SUFFIXES
                    and not p.name.startswith((".", "_")))

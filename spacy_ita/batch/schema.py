@@ -8,7 +8,7 @@ first use (it comes with the `ray` extra); JSONL needs none of this.
 """
 from typing import Any, Dict, List
 
-from ..visual_context import CONTEXT_KINDS
+from ..visual_context import CONTEXT_KINDS, LIST_KINDS
 
 ENTITY_FIELDS = ("text", "label", "start_char", "end_char", "confidence")
 
@@ -22,11 +22,12 @@ def pyarrow():
 
 
 def context_kind_type(kind: str):
-    """`objects`: list of {label, count, score}; `ocr`: list of lines; every other kind is one string."""
+    """`objects`: a list of {label, count, score}; another list kind (`ocr`): a list of
+    strings; a text kind (`caption`, `description`, ...): one string."""
     pa = pyarrow()
     if kind == "objects":
         return pa.list_(pa.struct([("label", pa.string()), ("count", pa.int64()), ("score", pa.float64())]))
-    if kind == "ocr":
+    if kind in LIST_KINDS:
         return pa.list_(pa.string())
     return pa.string()
 

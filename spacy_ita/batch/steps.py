@@ -19,7 +19,8 @@ from .. import extensions  # noqa: F401  (a fresh worker process needs the doc e
 from ..aligners import component  # noqa: F401  (registers the image_aligner factory)
 from ..aligners.component import DEFAULT_CONFIG as ALIGNER_DEFAULTS
 from ..api import pipe_with_images
-from ..evaluate import ita_pipe_names
+from ..evaluate import ita_pipes
+from ..ner.views import TEXT
 from ..visual_context import merge_contexts, normalize_context
 from .posts import Post
 
@@ -79,9 +80,8 @@ def annotation_row(nlp: Language, post: Post, doc: Doc) -> Dict[str, Any]:
 
 def view_of(nlp: Language, doc: Doc) -> str:
     """Whether the tagger read a visual context for this doc (as ita_ner decides: a context with text)."""
-    for name in ita_pipe_names(nlp):
-        tagger = nlp.get_pipe(name)
-        if tagger.cfg["inference_view"] != "text" and tagger.context_of(doc):
+    for tagger in ita_pipes(nlp):
+        if tagger.inference_view != TEXT and tagger.context_of(doc):
             return CROSS_MODAL
     return TEXT_ONLY
 

@@ -1,6 +1,6 @@
 """`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from wasabi import msg
@@ -25,8 +25,12 @@ def convert(
         typer.Option("--captions", "-c", exists=True, dir_okay=False, help="Captions CSV 'image_name;caption'"),
     ] = None,
     contexts: Annotated[
-        Optional[Path],
-        typer.Option("--contexts", "-x", exists=True, dir_okay=False, help="Per-image context JSONL (align-images)"),
+        Optional[List[Path]],
+        typer.Option(
+            "--contexts", "-x", exists=True,
+            help="Per-image context JSONL, or a folder of JSONL/Parquet part files (align-images); repeat for "
+            "several sources: where two give the same kind for an image, the later one wins",
+        ),
     ] = None,
     images: Annotated[
         Optional[Path],
@@ -42,6 +46,9 @@ def convert(
             msg.good(f"Wrote {posts} posts to {output_path}")
             return
         stats = mner_to_docbin(input_path, output_path, VisualSources.load(captions, contexts, images))
+    except FileNotFoundError as err:
+        msg.fail(str(err))
+        raise typer.Exit(1)
     except MNERFormatError as err:
         msg.fail("Malformed input")
         typer.echo(str(err))  # unwrapped, so that file:line stays one clickable piece
@@ -61,6 +68,8 @@ def print_stats(stats: ConversionStats) -> None:
         )
     else:
         msg.info("0 repaired I- tags")
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(stats.with_kind.items())) or "none"
     msg.info(
-        f"with visual context: {stats.with_context}, with caption: {stats.with_caption}, with image: {stats.with_image}"
+        f"with visual context: {stats.with_context} ({kinds}), with caption: {stats.with_caption}, "
+        f"with image: {stats.with_image}"
     )

@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from tqdm import tqdm
 
 from .. import extensions  # noqa: F401  (declares doc._.image, image_id, visual_context)
-from ..visual_context import normalize_context
+from ..visual_context import normalize_context, present_kinds
 from .contexts import VisualSources
 from .mner_format import MNERRecord, read_mner, write_mner
 
@@ -34,6 +34,7 @@ class ConversionStats:
     repaired_by_type: Counter = field(default_factory=Counter)
     with_context: int = 0
     with_caption: int = 0
+    with_kind: Counter = field(default_factory=Counter)  # docs with each context kind
     with_image: int = 0
     unused_context_ids: int = 0
 
@@ -50,6 +51,7 @@ class ConversionStats:
         context = doc._.visual_context
         self.with_context += context is not None
         self.with_caption += bool(context and context.get("caption"))
+        self.with_kind.update(present_kinds(context))
         self.with_image += doc._.image is not None
 
 

@@ -8,12 +8,14 @@ values: the ITA NER reads `eg.predicted._.visual_context`.
     @readers = "spacy_ita.MNERCorpus.v1"
     path = "../shared/data/twitter2015/train.txt"
     captions = "../shared/data/captions-git-base/captions.csv"
+    # one context source, or a list: files or folders, the later winning kind by kind
+    contexts = ["../shared/data/contexts/blip2-captions.jsonl", "../shared/data/contexts/owl-descriptions.jsonl"]
 """
 import copy
 import itertools
 import random
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
@@ -94,14 +96,16 @@ class MNERCorpus:
 def create_mner_corpus(
     path: Union[str, Path],
     captions: Optional[Union[str, Path]] = None,
-    contexts: Optional[Union[str, Path]] = None,
+    contexts: Optional[Union[str, Path, Sequence[Union[str, Path]]]] = None,
     images: Optional[Union[str, Path]] = None,
     limit: int = 0,
     shuffle: bool = False,
 ) -> Callable[[Language], Iterator[Example]]:
     """A DocBin (.spacy) or MNER text (.txt) file, or a folder of them, as training examples.
 
-    captions / contexts / images: a captions CSV, a per-image context JSONL and an
-    image folder, attached to each doc by its image id (see VisualSources).
+    captions / contexts / images: a captions CSV, per-image context sources (one
+    JSONL file or folder of part files, or a list of them: the later source wins
+    kind by kind) and an image folder, attached to each doc by its image id (see
+    VisualSources).
     """
     return MNERCorpus(path, VisualSources.load(captions, contexts, images), limit=limit, shuffle=shuffle)

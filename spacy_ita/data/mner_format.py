@@ -16,7 +16,7 @@ any stripping or `str.splitlines` would lose or split.
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, List, Union
+from typing import Iterable, Iterator, List, Tuple, Union
 
 IMGID_PREFIX = "IMGID:"
 # O, or B-/I- and a type without whitespace; BILUO tags (E-, S-, L-, U-) are not this format.
@@ -46,37 +46,54 @@ class MNERRecord:
         return self.line + 1 + index
 
 
+def utf8_lines(path: Union[str, Path]) -> Iterator[Tuple[int, str]]:
+    """(line number, line with its ending) of a UTF-8 text file; only `\\n` ends a
+    line, so tokens like `\\x85` or `\\u2028` stay inside theirs. A byte-order mark
+    at the start is dropped; a line that is not UTF-8 is a `file:line` error."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                raise MNERFormatError(
+                    path, line_number,
+                    f"not UTF-8: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line (save the file as UTF-8)",
+                ) from None
+            yield line_number, line
+
+
 def read_mner(path: Union[str, Path]) -> Iterator[MNERRecord]:
     """Yield the posts of an MNER file, raising MNERFormatError on malformed input."""
     path = Path(path)
     current = None
     seen_any_line = False
-    # newline="\n": only \n ends a line, so tokens like \x85 or \u2028 stay tokens.
-    with path.open(encoding="utf8", newline="\n") as handle:
-        for line_number, raw_line in enumerate(handle, start=1):
-            line = raw_line.rstrip("\n").rstrip("\r")
-            # Blank: nothing but ASCII spaces/tabs. Not str.strip(): "\xa0\t" is a token without a tag.
-            if not line.strip(" \t"):
-                if current is not None:
-                    yield _finished(path, current)
-                    current = None
-                continue
-            seen_any_line = True
-            if line.startswith(IMGID_PREFIX):
-                if current is not None:  # no blank line before the next post: still a new post
-                    yield _finished(path, current)
-                image_id = line[len(IMGID_PREFIX) :].strip()
-                if not image_id:
-                    raise MNERFormatError(path, line_number, "empty image id in 'IMGID:' line")
-                current = MNERRecord(image_id=image_id, tokens=[], tags=[], line=line_number)
-                continue
-            if current is None:
-                raise MNERFormatError(
-                    path, line_number, f"post has no 'IMGID:<id>' line before its first token line {line!r}"
-                )
-            token, tag = _parse_token_line(path, line_number, line)
-            current.tokens.append(token)
-            current.tags.append(tag)
+    for line_number, raw_line in utf8_lines(path):
+        line = raw_line.rstrip("\n").rstrip("\r")
+        # Blank: nothing but ASCII spaces/tabs. Not str.strip(): "\xa0\t" is a token without a tag.
+        if not line.strip(" \t"):
+            if current is not None:
+                yield _finished(path, current)
+                current = None
+            continue
+        seen_any_line = True
+        if line.startswith(IMGID_PREFIX):
+            if current is not None:  # no blank line before the next post: still a new post
+                yield _finished(path, current)
+            image_id = line[len(IMGID_PREFIX) :].strip()
+            if not image_id:
+                raise MNERFormatError(path, line_number, "empty image id in 'IMGID:' line")
+            current = MNERRecord(image_id=image_id, tokens=[], tags=[], line=line_number)
+            continue
+        if current is None:
+            raise MNERFormatError(
+                path, line_number, f"post has no 'IMGID:<id>' line before its first token line {line!r}"
+            )
+        token, tag = _parse_token_line(path, line_number, line)
+        current.tokens.append(token)
+        current.tags.append(tag)
     if current is not None:
         yield _finished(path, current)
     if not seen_any_line:

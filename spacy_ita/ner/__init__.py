@@ -1,10 +1,12 @@
-from .architecture import PredictionRequest, TrainingRequest, build_ita_tagger
+from .architecture import TaggerBatch, build_ita_tagger
 from .component import ITANER, make_ita_ner
-from .crf import LinearChainCRF, SoftmaxHead, cross_view_kl
+from .crf import LinearChainCRF
+from .heads import SoftmaxHead, tag_heads
 from .inputs import EncodedView, ViewEncoder
 from .tags import TagSet
+from .views import LossWeights, ViewTraining, cross_view_kl, two_view_loss
 
 __all__ = [
-    "ITANER", "make_ita_ner", "build_ita_tagger", "PredictionRequest", "TrainingRequest",
-    "LinearChainCRF", "SoftmaxHead", "cross_view_kl", "EncodedView", "ViewEncoder", "TagSet",
+    "ITANER", "make_ita_ner", "build_ita_tagger", "TaggerBatch", "LinearChainCRF", "SoftmaxHead", "tag_heads",
+    "LossWeights", "ViewTraining", "cross_view_kl", "two_view_loss", "EncodedView", "ViewEncoder", "TagSet",
 ]

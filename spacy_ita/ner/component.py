@@ -1,6 +1,11 @@
 """The trainable `ita_ner` component: one transformer + CRF trained on the
 cross-modal view (post + visual context) and the text-only view at once,
-aligned by KL(p_cross || p_text) over the CRF marginals."""
+aligned by KL(p_cross || p_text) over the CRF marginals. Which view learns from
+which post, and the loss, are in `views.py`; this module turns docs and
+examples into the model's `TaggerBatch` and its output into entities."""
+import logging
+import random
+from collections import Counter
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -10,11 +15,17 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from thinc.api import Config, Model
 
-from ..visual_context import CONTEXT_KINDS, context_text
-from .architecture import PredictionRequest, TrainingRequest
+from ..visual_context import check_kinds, context_pieces
+from .architecture import TaggerBatch, model_tag_set
+from .inputs import Context
+from .tags import TagSet
+from .views import AUTO, TEXT, VIEWS, LossWeights, ViewTraining, check_inference_view, check_views
 
-VIEWS = ("cross", "text")
-INFERENCE_VIEWS = ("auto", "cross", "text")
+logger = logging.getLogger("spacy_ita")
+
+# Short kinds first: what the total cap cuts is the end of the longest texts.
+DEFAULT_CONTEXT_ORDER = ("caption", "objects", "ocr", "knowledge", "description")
+DEFAULT_WEIGHTS = LossWeights()
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -23,8 +34,15 @@ encoder = "all-MiniLM-L6-v2"
 head = "crf"
 dropout = 0.1
 max_length = 256
-max_context_tokens = 128
+max_context_tokens = 64
 head_lr_scale = 20.0
+
+[model.context_budget]
+caption = 16
+objects = 16
+ocr = 16
+knowledge = 40
+description = 40
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
@@ -35,12 +53,13 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
     default_config={
         "model": DEFAULT_MODEL,
         "views": list(VIEWS),
-        "inference_view": "auto",
-        "kl_weight": 0.5,
-        "temperature": 4.0,
-        "cross_nll_weight": 1.0,
-        "text_nll_weight": 1.0,
-        "context_order": list(CONTEXT_KINDS),
+        "inference_view": AUTO,
+        "kl_weight": DEFAULT_WEIGHTS.kl,
+        "temperature": DEFAULT_WEIGHTS.temperature,
+        "cross_nll_weight": DEFAULT_WEIGHTS.cross_nll,
+        "text_nll_weight": DEFAULT_WEIGHTS.text_nll,
+        "context_order": list(DEFAULT_CONTEXT_ORDER),
+        "context_kind_dropout": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -56,12 +75,42 @@ def make_ita_ner(
     cross_nll_weight: float,
     text_nll_weight: float,
     context_order: List[str],
+    context_kind_dropout: float,
     scorer: Optional[Callable],
 ) -> "ITANER":
+    """Construct the ITA tagger: one transformer + CRF that reads each post in
+    two views, the cross view (the post with its visual context, `doc._.visual_context`)
+    and the text view (the post alone), and sets `doc.ents` with a confidence
+    per entity (`span._.confidence`). The training rule is in `spacy_ita/ner/views.py`.
+
+    model (Model): the tagger, `spacy_ita.ITATagger.v1` (encoder, head, context
+        budgets; see `build_ita_tagger`).
+    views (List[str]): the views trained, a non-empty subset of ["cross", "text"].
+        Both: each view learns from the gold tags and the text view also from the
+        cross view (KL); ["text"]: a text-only model; ["cross"]: posts with a
+        context train cross-modal only, those without one text-only.
+    inference_view (str): how docs are read at inference: "auto" (the cross view
+        when the doc has a context, else the text view) or "text" (the context is
+        ignored). Switch it for a while with `with pipe.reading("text"): ...`.
+        "cross" is a deprecated name of "auto".
+    kl_weight (float): lambda, the weight of the KL term (both views only).
+    temperature (float): T of the CRF marginals in the KL term, which is also
+        scaled by T^2 (the paper: 4 on Twitter-2015, 2 on Twitter-2017).
+    cross_nll_weight (float): the weight of the cross view's CRF NLL.
+    text_nll_weight (float): the weight of the text view's CRF NLL (with both views
+        or ["text"]).
+    context_order (List[str]): the context kinds read, in this order after the
+        post (kinds not listed are ignored; see `visual_context.CONTEXT_KINDS`).
+    context_kind_dropout (float): in training, each kind is left out of a post's
+        cross view with this probability, so that the model keeps its gain when
+        some kinds are missing at inference. In [0, 1).
+    scorer (Optional[Callable]): scores `doc.ents`; spaCy's NER scorer by default.
+    """
+    weights = LossWeights(cross_nll=cross_nll_weight, text_nll=text_nll_weight, kl=kl_weight,
+                          temperature=temperature)
     return ITANER(
-        nlp.vocab, model, name, views=views, inference_view=inference_view, kl_weight=kl_weight,
-        temperature=temperature, cross_nll_weight=cross_nll_weight, text_nll_weight=text_nll_weight,
-        context_order=context_order, scorer=scorer,
+        nlp.vocab, model, name, views=views, inference_view=inference_view, loss_weights=weights,
+        context_order=context_order, context_kind_dropout=context_kind_dropout, scorer=scorer,
     )
 
 
@@ -80,17 +129,14 @@ def clear_load_errors(name: str, source: str):
 
 class ITANER(TrainablePipe):
     def __init__(self, vocab, model: Model, name: str = "ita_ner", *, views: Sequence[str] = VIEWS,
-                 inference_view: str = "auto", kl_weight: float = 0.5, temperature: float = 4.0,
-                 cross_nll_weight: float = 1.0, text_nll_weight: float = 1.0,
-                 context_order: Sequence[str] = CONTEXT_KINDS, scorer: Optional[Callable] = None):
-        unknown = [v for v in views if v not in VIEWS]
-        if unknown or not views:
-            raise ValueError(f"ita_ner views must be a non-empty subset of {VIEWS}, got {list(views)}")
-        if inference_view not in INFERENCE_VIEWS:
-            raise ValueError(f"ita_ner inference_view must be one of {INFERENCE_VIEWS}, got '{inference_view}'")
-        if temperature <= 0:
-            raise ValueError(f"ita_ner temperature must be positive, got {temperature}")
-        context_text(None, context_order)  # validates the kinds early
+                 inference_view: str = AUTO, loss_weights: LossWeights = DEFAULT_WEIGHTS,
+                 context_order: Sequence[str] = DEFAULT_CONTEXT_ORDER, context_kind_dropout: float = 0.0,
+                 scorer: Optional[Callable] = None):
+        views = check_views(views)
+        inference_view = check_inference_view(inference_view)
+        check_kinds(context_order)
+        if not 0.0 <= context_kind_dropout < 1.0:
+            raise ValueError(f"ita_ner context_kind_dropout must be in [0, 1), got {context_kind_dropout}")
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -99,29 +145,76 @@ class ITANER(TrainablePipe):
             "labels": [],
             "views": list(views),
             "inference_view": inference_view,
-            "kl_weight": kl_weight,
-            "temperature": temperature,
-            "cross_nll_weight": cross_nll_weight,
-            "text_nll_weight": text_nll_weight,
+            "kl_weight": loss_weights.kl,
+            "temperature": loss_weights.temperature,
+            "cross_nll_weight": loss_weights.cross_nll,
+            "text_nll_weight": loss_weights.text_nll,
             "context_order": list(context_order),
+            "context_kind_dropout": context_kind_dropout,
+            # {kind: training docs with it}, recorded by initialize; {} before (or in older pipelines).
+            "trained_context_kinds": {},
+            "trained_docs": 0,
         }
+        self.view_training = ViewTraining(views, loss_weights)
+        self._warned_unseen_kinds = False
 
     @property
     def labels(self) -> tuple:
         return tuple(self.cfg["labels"])
 
+    @property
+    def tag_set(self) -> Optional[TagSet]:
+        """The model's BIO tag set; None until the model is initialized or loaded."""
+        return model_tag_set(self.model)
+
+    @property
+    def inference_view(self) -> str:
+        return self.cfg["inference_view"]
+
+    @inference_view.setter
+    def inference_view(self, view: str) -> None:
+        self.cfg["inference_view"] = check_inference_view(view)
+
+    @contextmanager
+    def reading(self, view: str):
+        """Read docs in `view` ("auto" or "text") inside the block; the setting
+        before it is restored after it, also on an error."""
+        saved = self.inference_view
+        self.inference_view = view
+        try:
+            yield self
+        finally:
+            self.cfg["inference_view"] = saved
+
     def add_label(self, label: str) -> int:
         if label in self.cfg["labels"]:
             return 0
-        if self.model.shims[0].is_built:
+        if self.tag_set is not None:
             raise ValueError("ita_ner cannot add a label after its model is built; retrain from scratch.")
         self.cfg["labels"] = sorted(self.cfg["labels"] + [label])
         return 1
 
-    def context_of(self, doc: Doc) -> Optional[str]:
-        """The doc's visual context as encoder text, or None (text-only)."""
-        text = context_text(doc._.visual_context, self.cfg["context_order"])
-        return text or None
+    def context_of(self, doc: Doc) -> Optional[Context]:
+        """The doc's context as (kind, text) pieces in `context_order`, or None (text-only)."""
+        return context_pieces(doc._.visual_context, self.cfg["context_order"]) or None
+
+    def warn_unseen_kinds(self, contexts: Sequence[Optional[Context]]) -> None:
+        """Once: docs are read cross-modal with contexts of none of the kinds the
+        model saw in training (e.g. trained on captions, fed only YOLO tags and OCR)."""
+        trained = {kind for kind, count in self.cfg.get("trained_context_kinds", {}).items() if count}
+        if self._warned_unseen_kinds or not trained:
+            return
+        unseen = Counter(kind for pieces in contexts if pieces and not trained & {k for k, _ in pieces}
+                         for kind, _ in pieces)
+        if unseen:
+            self._warned_unseen_kinds = True
+            logger.warning(
+                "%s was trained on context kinds %s but reads contexts of only %s, which it never saw in "
+                "training: its cross-modal predictions may be worse than text-only. Train on contexts of those "
+                "kinds (align the training images with the same aligner: align-images, then convert --contexts), "
+                "add the trained kinds to what the aligner produces, or read text-only (inference_view = \"text\").",
+                self.name, sorted(trained), sorted(unseen),
+            )
 
     # --- inference -------------------------------------------------------
     def predict(self, docs: Iterable[Doc]):
@@ -130,18 +223,19 @@ class ITANER(TrainablePipe):
         predictions: List[Optional[Dict]] = [None] * len(docs)
         if not nonempty:
             return predictions
-        text_only = self.cfg["inference_view"] == "text"
-        request = PredictionRequest(
+        text_only = self.inference_view == TEXT
+        batch = TaggerBatch(
             words=[[t.text for t in docs[i]] for i in nonempty],
             contexts=[None if text_only else self.context_of(docs[i]) for i in nonempty],
         )
-        output = self.model.predict(request)
+        self.warn_unseen_kinds(batch.contexts)
+        output = self.model.predict(batch)
         for row, i in enumerate(nonempty):
             predictions[i] = {"tags": output["tags"][row], "tag_probs": output["tag_probs"][row]}
         return predictions
 
     def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
-        tag_set = self.model.shims[0].tag_set
+        tag_set = self.tag_set
         for doc, prediction in zip(docs, predictions):
             if prediction is None:
                 doc.ents = []
@@ -155,50 +249,68 @@ class ITANER(TrainablePipe):
     # --- serialization ---------------------------------------------------
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "ITANER":
         with clear_load_errors(self.name, "bytes"):
-            return super().from_bytes(bytes_data, exclude=exclude)
+            super().from_bytes(bytes_data, exclude=exclude)
+        return self._settings_loaded()
 
     def from_disk(self, path, *, exclude=tuple()) -> "ITANER":
         with clear_load_errors(self.name, str(path)):
-            return super().from_disk(path, exclude=exclude)
+            super().from_disk(path, exclude=exclude)
+        return self._settings_loaded()
+
+    def _settings_loaded(self) -> "ITANER":
+        """The saved cfg replaced the constructed one: read the views and weights
+        from it again (an older pipeline may say inference_view = "cross")."""
+        cfg = self.cfg
+        self.cfg["inference_view"] = check_inference_view(cfg["inference_view"])
+        self.view_training = ViewTraining(check_views(cfg["views"]), LossWeights(
+            cross_nll=cfg["cross_nll_weight"], text_nll=cfg["text_nll_weight"], kl=cfg["kl_weight"],
+            temperature=cfg["temperature"]))
+        return self
 
     # --- training --------------------------------------------------------
-    def training_request(self, examples: Sequence[Example]) -> TrainingRequest:
-        tag_set = self.model.shims[0].tag_set
-        use_cross = "cross" in self.cfg["views"]
-        use_text = "text" in self.cfg["views"]
+    def training_batch(self, examples: Sequence[Example]) -> TaggerBatch:
+        tag_set = self.tag_set
         kept = [eg for eg in examples if len(eg.predicted)]
         contexts = []
         for eg in kept:
             # The reader puts the context on both docs; fall back to the
             # reference in case a caller built the predicted doc bare.
             context = self.context_of(eg.predicted) or self.context_of(eg.reference)
-            contexts.append(context if use_cross else None)
-        return TrainingRequest(
+            contexts.append(self.drop_kinds(context) if self.view_training.reads_context else None)
+        return TaggerBatch(
             words=[[t.text for t in eg.predicted] for eg in kept],
             contexts=contexts,
             gold_allowed=[tag_set.gold_allowed(eg.get_aligned_ner()) for eg in kept],
-            weights={
-                "text_nll_weight": self.cfg["text_nll_weight"] if use_text else 0.0,
-                "cross_nll_weight": self.cfg["cross_nll_weight"],
-                "kl_weight": self.cfg["kl_weight"] if (use_text and use_cross) else 0.0,
-                "temperature": self.cfg["temperature"],
-                # Without a text view, a post with no context still trains
-                # on the only view it has.
-                "text_only_when_no_context": not use_text,
-            },
+            training=self.view_training,
         )
+
+    def drop_kinds(self, context: Optional[Context]) -> Optional[Context]:
+        """Kind dropout: each piece left out with probability `context_kind_dropout`
+        (Python's `random`, which spaCy seeds from `[training] seed`)."""
+        rate = self.cfg.get("context_kind_dropout", 0.0)
+        if not context or not rate:
+            return context
+        return [piece for piece in context if random.random() >= rate] or None
 
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """One step on both views (`views.two_view_loss`); the loss and its parts
+        (`_text_nll`, `_cross_nll`, `_kl`) are added to `losses`.
+
+        `drop` (`[training] dropout`) is not read: the dropout of the emission
+        layer is the architecture's own `dropout` and the encoder's is that of its
+        Hugging Face config, as in training with spacy-transformers, whose
+        `set_dropout_rate` does not reach into the Hugging Face model either.
+        """
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ITANER.update")
-        request = self.training_request(examples)
-        if not request.words:
+        batch = self.training_batch(examples)
+        if not batch.words:
             return losses
-        loss_parts, backprop = self.model.begin_update(request)
+        loss_parts, backprop = self.model.begin_update(batch)
         loss, d_loss = self.get_loss(examples, loss_parts)
         backprop(d_loss)
         if sgd not in (None, False):
@@ -222,4 +334,11 @@ class ITANER(TrainablePipe):
             raise ValueError("ita_ner found no entity labels in the training examples.")
         self.cfg["labels"] = list(labels)
         self.model.attrs["labels"] = list(labels)
+        kinds: Counter = Counter()
+        n_docs = 0
+        for eg in get_examples():
+            n_docs += 1
+            kinds.update(kind for kind, _ in self.context_of(eg.reference) or [])
+        self.cfg["trained_context_kinds"] = dict(sorted(kinds.items())) if self.view_training.reads_context else {}
+        self.cfg["trained_docs"] = n_docs
         self.model.initialize()

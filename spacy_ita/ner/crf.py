@@ -1,6 +1,7 @@
-"""Linear-chain CRF and softmax tag heads, batched and masked, in torch.
+"""The linear-chain CRF tag head, batched and masked, in torch.
 
-Both heads share one interface so a config can swap them:
+Every tag head (`heads.py`: this one, or the softmax) has one interface, so
+that a config can swap them:
 - `nll(emissions, mask, allowed)`: per-sequence negative log-likelihood of the
   tag paths allowed by the boolean `allowed` [B, T, L] (one tag per known token,
   every tag where the gold tag is missing, so missing labels are marginalized);
@@ -112,36 +113,3 @@ class LinearChainCRF(nn.Module):
             path.append(last_tag)
         path = torch.stack(path[::-1], dim=1).tolist()
         return [seq[:n] for seq, n in zip(path, mask.sum(1).tolist())]
-
-
-class SoftmaxHead(nn.Module):
-    """Independent per-token softmax: the config alternative to the CRF."""
-
-    def __init__(self, n_labels: int, **_constraints):
-        super().__init__()
-        self.n_labels = n_labels
-
-    def nll(self, emissions: Tensor, mask: Tensor, allowed: Tensor) -> Tensor:
-        log_probs = emissions.log_softmax(-1)
-        gold = torch.logsumexp(log_probs.masked_fill(~allowed, IMPOSSIBLE), dim=-1)
-        return -(gold * mask).sum(1)
-
-    def log_marginals(self, emissions: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
-        return (emissions / temperature).log_softmax(-1).masked_fill(~mask[:, :, None], IMPOSSIBLE)
-
-    def decode(self, emissions: Tensor, mask: Tensor) -> List[List[int]]:
-        best = emissions.argmax(-1).tolist()
-        return [seq[:n] for seq, n in zip(best, mask.sum(1).tolist())]
-
-
-def cross_view_kl(teacher_log_marginals: Tensor, student_log_marginals: Tensor, mask: Tensor) -> Tensor:
-    """Mean per-token KL(p_teacher || p_student); the teacher is detached.
-
-    The cross-modal view teaches the text-only view, so no gradient flows into
-    the teacher: its marginals are a target, not something to pull towards the
-    student.
-    """
-    teacher = teacher_log_marginals.detach()
-    per_token = (teacher.exp() * (teacher - student_log_marginals)).sum(-1)
-    n_tokens = mask.sum().clamp(min=1)
-    return (per_token * mask).sum() / n_tokens

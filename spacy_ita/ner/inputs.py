@@ -1,14 +1,19 @@
 """Build encoder inputs for the two views of a batch of posts.
 
-A post's words, the encoder's separator, then its visual context: one pair
+A post's words, the encoder's separator, then its context: one pair
 sequence through the tokenizer's own special-token layout. Only the post's
 words are tagged, pooled at their first subword. The post is never truncated:
 a post longer than the window is split into overlapping windows and every word
 is read from the window where it sits most centrally; the context fills what
 room is left and is truncated instead.
+
+A context is a list of (kind, text) pieces. Each piece is cut at a word boundary
+to its kind's token budget (`context_budget`), so that one 120-word description
+cannot crowd out the OCR or the caption; the pieces, joined by `;`, are then cut
+(again at a word) to `max_context_tokens` in all.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -18,6 +23,11 @@ from .word_shape import word_shapes
 # Only the first subword of a word is read out; later ones just give the
 # encoder context. Capping them keeps a 300-character token from filling a window.
 MAX_SUBWORDS_PER_WORD = 16
+# Between two context pieces, as `visual_context.context_text` joins them.
+PIECE_SEPARATOR = ";"
+
+# (kind, text) pieces, or one plain text (a piece without a kind: only the total cap applies).
+Context = Union[str, Sequence[Tuple[Optional[str], str]]]
 
 
 @dataclass
@@ -35,12 +45,26 @@ class EncodedView:
         return self.input_ids.shape[0]
 
 
+def take_words(words: List[List[int]], budget: int) -> List[List[int]]:
+    """The longest prefix of `words` (each a list of subword ids) within `budget` subwords."""
+    kept, used = [], 0
+    for ids in words:
+        if used + len(ids) > budget:
+            break
+        kept.append(ids)
+        used += len(ids)
+    return kept
+
+
 class ViewEncoder:
-    def __init__(self, tokenizer, max_length: int = 256, max_context_tokens: int = 128, window_overlap: float = 0.5):
+    def __init__(self, tokenizer, max_length: int = 256, max_context_tokens: int = 128, window_overlap: float = 0.5,
+                 context_budget: Optional[Dict[str, int]] = None):
         self.tokenizer = tokenizer
         model_max = getattr(tokenizer, "model_max_length", max_length) or max_length
         self.max_length = int(min(max_length, model_max))
         self.max_context_tokens = max_context_tokens
+        self.context_budget = {str(kind): int(tokens) for kind, tokens in (context_budget or {}).items()}
+        self.separator_ids = tokenizer(PIECE_SEPARATOR, add_special_tokens=False)["input_ids"]
         self.window_overlap = window_overlap
         self.single_offset, self.n_special_single = self._layout(pair=False)
         self.pair_offset, self.n_special_pair = self._layout(pair=True)
@@ -84,14 +108,33 @@ class ViewEncoder:
             out[doc_index] = [ids or [self.unk_id] for ids in per_word]
         return out
 
-    def context_ids(self, contexts: Sequence[Optional[str]]) -> List[List[int]]:
+    def context_ids(self, contexts: Sequence[Optional[Context]]) -> List[List[int]]:
+        """Subword ids of each doc's context (empty for None), every piece cut at a
+        word to its kind's budget, the whole cut at a word to `max_context_tokens`."""
+        pieces = [[(None, c)] if isinstance(c, str) else list(c or []) for c in contexts]
+        flat = [(d, kind, text.split()) for d, doc_pieces in enumerate(pieces) for kind, text in doc_pieces]
+        flat = [(d, kind, words) for d, kind, words in flat if words]
         out: List[List[int]] = [[] for _ in contexts]
-        present = [i for i, text in enumerate(contexts) if text]
-        if present:
-            encoded = self.tokenizer([contexts[i] for i in present], add_special_tokens=False,
-                                     truncation=True, max_length=self.max_context_tokens)
-            for row, i in enumerate(present):
-                out[i] = encoded["input_ids"][row]
+        if not flat:
+            return out
+        encoded = self.tokenizer([words for _, _, words in flat], is_split_into_words=True, add_special_tokens=False)
+        # Per doc, the context as a list of word chunks (separators are chunks too).
+        chunks: List[List[List[int]]] = [[] for _ in contexts]
+        for row, (d, kind, words) in enumerate(flat):
+            per_word: List[List[int]] = [[] for _ in words]
+            for token_id, word_id in zip(encoded["input_ids"][row], encoded.word_ids(row)):
+                if word_id is not None:
+                    per_word[word_id].append(token_id)
+            kept = take_words(per_word, self.context_budget.get(kind, self.max_context_tokens))
+            if kept:
+                if chunks[d]:
+                    chunks[d].append(self.separator_ids)
+                chunks[d].extend(kept)
+        for d, doc_chunks in enumerate(chunks):
+            kept = take_words(doc_chunks, self.max_context_tokens)
+            if kept and kept[-1] is self.separator_ids:
+                kept.pop()
+            out[d] = [i for chunk in kept for i in chunk]
         return out
 
     def windows(self, lengths: List[int], budget: int) -> List[Tuple[int, int]]:
@@ -117,7 +160,7 @@ class ViewEncoder:
                 next_start += 1
             start = max(next_start, start + 1)
 
-    def encode(self, docs_words: Sequence[Sequence[str]], contexts: Sequence[Optional[str]],
+    def encode(self, docs_words: Sequence[Sequence[str]], contexts: Sequence[Optional[Context]],
                device: Optional[torch.device] = None,
                subwords: Optional[List[List[List[int]]]] = None) -> EncodedView:
         """One EncodedView for a batch; a doc whose context is None or empty
@@ -137,7 +180,7 @@ class ViewEncoder:
             doc_rows, doc_positions = [0] * len(lengths), [0] * len(lengths)
             best_centrality = [-1] * len(lengths)
             for start, end in self.windows(lengths, max(1, budget)):
-                post_ids = [i for s in words_subwords[start:end] for i in s][: self.max_length - self.n_special_pair]
+                post_ids = [i for s in words_subwords[start:end] for i in s][: max(1, budget)]
                 room = self.max_length - len(post_ids) - self.n_special_pair
                 ids, types, offset = self._build(post_ids, context[: max(0, room)])
                 row = len(rows_ids)

@@ -1,8 +1,9 @@
 """Thinc shim for the ITA tagger: builds the torch module from a Hugging Face
 encoder, serializes it without pickle, and applies the optimizer with a larger
 step for the freshly initialized head than for the pretrained encoder."""
+import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import srsly
 import torch
@@ -14,8 +15,8 @@ from thinc.util import torch2xp, xp2torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from .inputs import ViewEncoder
-from .tags import TagSet
 from .tagger import ITATaggerModule
+from .tags import TagSet
 
 
 class ITATaggerShim(PyTorchShim):
@@ -34,7 +35,9 @@ class ITATaggerShim(PyTorchShim):
         self.tokenizer = tokenizer
         self.tag_set = TagSet(labels)
         self.view_encoder = ViewEncoder(
-            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"]
+            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"],
+            # Pipelines saved before per-kind budgets had none: the total cap alone.
+            context_budget=self.settings.get("context_budget") or {},
         )
         self._model = ITATaggerModule(
             encoder,
@@ -98,6 +101,26 @@ class ITATaggerShim(PyTorchShim):
             state = load_safetensors(bytes(msg["weights"]))
         except Exception as err:
             raise ValueError("The ita_ner weights are not a valid safetensors blob; refusing to load them.") from err
-        self._model.load_state_dict(state, strict=True)
+        self._model.load_state_dict(drop_unexpected_keys(state, self._model.state_dict().keys()), strict=True)
         self._model.to(get_torch_default_device())
         return self
+
+
+def drop_unexpected_keys(state: Dict[str, torch.Tensor], expected: Iterable[str]) -> Dict[str, torch.Tensor]:
+    """`state` without the tensors the module has no place for, which a warning names.
+
+    As spacy-transformers' HFShim tolerates them: a model saved under another
+    `transformers` version can carry buffers this one no longer has (BERT's
+    `embeddings.position_ids` before 4.31), and a strict load would refuse it.
+    Unlike HFShim's strict=False fallback, missing keys still fail the strict
+    load: a weight the model needs is never left at its random initialization.
+    """
+    unexpected = sorted(set(state) - set(expected))
+    if not unexpected:
+        return state
+    warnings.warn(
+        f"Ignoring {len(unexpected)} saved ita_ner tensor(s) the model has no place for "
+        f"(likely saved with another 'transformers' version): {', '.join(unexpected)}",
+        stacklevel=3,
+    )
+    return {name: tensor for name, tensor in state.items() if name not in unexpected}

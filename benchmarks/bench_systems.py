@@ -1,0 +1,138 @@
+"""The systems and datasets bench_real_data.py compares, the files each run
+reads, and the `python -m spacy train` command of one run."""
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import spacy
+from thinc.api import Config
+
+from spacy_ita.data.corpus import create_mner_corpus
+from spacy_ita.data.mner_format import read_mner, write_mner
+from spacy_ita.ner.views import AUTO, REPORTED_AS, TEXT
+from spacy_ita.resources import resolve_model
+
+REPO = Path(__file__).resolve().parent.parent
+HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
+
+CAPTIONS = "captions-git-base/captions.csv"
+DATASETS = {
+    "twitter2015": {"train": "twitter2015/train.txt", "valid": "twitter2015/valid.txt",
+                    "test": "twitter2015/test.txt", "temperature": 4.0},
+    # The Twitter-2017 test split is kept aside (see its README): valid only.
+    "twitter2017": {"train": "twitter2017/train.txt", "valid": "twitter2017/valid.txt",
+                    "test": None, "temperature": 2.0},
+}
+# Context sources under the data dir, per dataset, in increasing priority (the later wins kind by kind).
+BLIP2 = "contexts/blip2-captions.jsonl"
+DESCRIPTIONS = {"twitter2015": "contexts/owl-descriptions.jsonl",
+                "twitter2017": "contexts/gpt4-descriptions-twitter2017.jsonl"}
+KNOWLEDGE = "contexts/pgim-knowledge/{dataset}"  # one folder: the split files, keyed by image id
+CONTEXT_SETS = {
+    "ita_blip2": lambda dataset: [BLIP2],
+    "ita_image": lambda dataset: [BLIP2, DESCRIPTIONS[dataset]],
+    "ita_knowledge": lambda dataset: [KNOWLEDGE.format(dataset=dataset)],
+    "ita_all": lambda dataset: [BLIP2, DESCRIPTIONS[dataset], KNOWLEDGE.format(dataset=dataset)],
+}
+# The views scored, named as spacy_ita.evaluate reports them.
+ITA_VIEWS = [REPORTED_AS[AUTO], REPORTED_AS[TEXT]]
+TEXT_ONLY = [REPORTED_AS[TEXT]]
+SYSTEMS = {
+    "ita": {"config": "configs/ita.cfg", "captions": True, "views": ITA_VIEWS},
+    **{name: {"config": "configs/ita.cfg", "captions": False, "views": ITA_VIEWS} for name in CONTEXT_SETS},
+    "ita_text": {"config": "configs/ita.cfg", "captions": False, "views": TEXT_ONLY},
+    "trf_ner": {"config": "configs/trf_ner.cfg", "captions": False, "views": TEXT_ONLY},
+}
+# The per-kind context budget of configs/ita.cfg is for this total; --max-context-tokens scales both.
+DEFAULT_CONTEXT_TOKENS = 64
+
+
+def context_sources(args, dataset: str, system: str) -> Dict[str, Any]:
+    """The captions CSV and context sources a system's runs read, as reader arguments."""
+    contexts = [str(args.data_dir / c) for c in CONTEXT_SETS[system](dataset)] if system in CONTEXT_SETS else None
+    captions = str(args.data_dir / CAPTIONS) if SYSTEMS[system]["captions"] else None
+    return {"captions": captions, "contexts": contexts}
+
+
+def read_examples(nlp, path: Path, sources: Optional[Dict[str, Any]] = None, limit: int = 0):
+    reader = create_mner_corpus(str(path), **(sources or {}), limit=limit)
+    return list(reader(nlp))
+
+
+def count_docs(path: Path) -> int:
+    return len(read_examples(spacy.blank("en"), path))
+
+
+def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
+    """The split files a run reads: the dataset's own, or with a limit, a copy of
+    its first N posts under OUTPUT_DIR/data (the reader parses a whole file even
+    for a few posts, and training re-reads it for every pass and evaluation)."""
+    limits = {"train": args.train_limit, "valid": args.eval_limit,
+              "test": max(args.eval_limit, args.speed_docs) if args.eval_limit else 0}
+    splits: Dict[str, Optional[Path]] = {}
+    for split, limit in limits.items():
+        source = DATASETS[dataset][split]
+        if source is None or not limit:
+            splits[split] = args.data_dir / source if source else None
+            continue
+        target = args.output_dir / "data" / dataset / f"{split}.first{limit}.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        records = []
+        for record in read_mner(args.data_dir / source):
+            records.append(record)
+            if len(records) == limit:
+                break
+        write_mner(records, target)
+        splits[split] = target
+    return splits
+
+
+def train_command(args, dataset: str, system: str, seed: int, model_dir: Path, steps_per_epoch: int,
+                  splits: Dict[str, Optional[Path]]) -> List[str]:
+    spec, data = SYSTEMS[system], DATASETS[dataset]
+    total_steps = args.epochs * steps_per_epoch
+    eval_frequency = args.eval_frequency or steps_per_epoch
+    cmd = [
+        sys.executable, "-m", "spacy", "train", str(REPO / spec["config"]),
+        "--code", str(HOOKS),
+        "--output", str(model_dir),
+        "--paths.train", str(splits["train"]),
+        "--paths.dev", str(splits["valid"]),
+        "--system.seed", str(seed),
+        "--training.max_epochs", str(args.epochs),
+        "--training.max_steps", "0",
+        "--training.patience", "0",
+        "--training.eval_frequency", str(eval_frequency),
+        "--training.optimizer.learn_rate.total_steps", str(total_steps),
+        "--training.optimizer.learn_rate.warmup_steps", str(max(1, round(0.1 * total_steps))),
+        "--training.before_update", json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
+    ]
+    if system == "trf_ner":
+        cmd += ["--components.transformer.model.name", resolve_model(args.encoder)]
+    else:
+        cmd += ["--components.ita_ner.model.encoder", args.encoder,
+                "--components.ita_ner.temperature", str(data["temperature"])]
+        if "cross_modal" not in SYSTEMS[system]["views"]:
+            cmd += ["--components.ita_ner.views", '["text"]', "--components.ita_ner.kl_weight", "0",
+                    "--components.ita_ner.inference_view", "text"]
+            return cmd
+        sources = context_sources(args, dataset, system)
+        if sources["captions"]:
+            cmd += ["--paths.captions", sources["captions"]]
+        if sources["contexts"]:
+            cmd += ["--paths.contexts", json.dumps(sources["contexts"])]
+        if args.max_context_tokens != DEFAULT_CONTEXT_TOKENS:
+            # The budget curve: the total and every kind's budget scaled alike.
+            budget = Config().from_disk(REPO / spec["config"])["components"]["ita_ner"]["model"]["context_budget"]
+            scale = args.max_context_tokens / DEFAULT_CONTEXT_TOKENS
+            cmd += ["--components.ita_ner.model.max_context_tokens", str(args.max_context_tokens)]
+            for kind, tokens in budget.items():
+                cmd += [f"--components.ita_ner.model.context_budget.{kind}", str(round(tokens * scale))]
+        if args.kind_dropout:
+            cmd += ["--components.ita_ner.context_kind_dropout", str(args.kind_dropout)]
+    return cmd
+
+
+def main_view(system: str) -> str:
+    return SYSTEMS[system]["views"][0]

@@ -1,0 +1,97 @@
+"""`python -m spacy_ita assemble MODEL OUTPUT`: put an `image_aligner` in front of a trained `ita_ner`.
+
+Training reads visual contexts precomputed by `align-images`, so the trained
+pipeline has no aligner (and training never loads the vision models). Users
+have images, not contexts: the assembled pipeline gets the aligner with the
+backends that made the training contexts, so that
+
+    doc = nlp.make_doc(text); doc._.image = "photo.jpg"; doc = nlp(doc)
+
+tags the post cross-modally, and `nlp(text)` still tags it text-only (the
+aligner leaves docs without an image, and their contexts, untouched).
+The vision models load on the first image, not at `spacy.load`.
+"""
+from pathlib import Path
+from typing import Annotated, Dict, List, Optional, Tuple, Union
+
+import typer
+from spacy.language import Language
+from wasabi import msg
+
+from .aligners.cli import backend_configs
+from .api import ALIGNER_FACTORY
+
+
+def assemble_pipeline(
+    model_dir: Union[str, Path],
+    output_dir: Union[str, Path],
+    *,
+    ocr: bool = True,
+    detector: str = "yolov8s-world",
+    caption_model: Optional[str] = None,
+    gpu: bool = False,
+) -> Language:
+    """Load `model_dir`, put an image_aligner with these backends first, save it to `output_dir`."""
+    import spacy
+
+    backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu)
+    if not backends:
+        raise ValueError("No backend enabled: use OCR, a detector or a caption model.")
+    nlp = spacy.load(model_dir)
+    if ALIGNER_FACTORY in nlp.pipe_names:
+        nlp.remove_pipe(ALIGNER_FACTORY)  # reassembling replaces it, so the options always apply
+    nlp.add_pipe(ALIGNER_FACTORY, first=True, config={"backends": backends})
+    nlp.to_disk(output_dir)
+    return nlp
+
+
+def context_kinds(nlp: Language) -> Tuple[List[str], Optional[Dict[str, int]]]:
+    """(kinds the pipeline's aligner produces, {kind: training docs} of its ita_ner;
+    None for a pipeline trained before the kinds were recorded)."""
+    produced: List[str] = []
+    trained: Optional[Dict[str, int]] = None
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory == ALIGNER_FACTORY:
+            backends = nlp.config["components"][name].get("backends") or {}
+            produced += [kind for kind, backend in backends.items() if backend and kind not in produced]
+        elif factory == "ita_ner" and "trained_context_kinds" in nlp.get_pipe(name).cfg:
+            trained = {**(trained or {}), **nlp.get_pipe(name).cfg["trained_context_kinds"]}
+    return produced, trained
+
+
+def report_context_kinds(nlp: Language) -> None:
+    """Say which kinds the aligner will produce next to those the model was trained on."""
+    produced, trained = context_kinds(nlp)
+    if trained is None:
+        trained_text = "not recorded (a pipeline trained before spacy-ita recorded them)"
+    else:
+        trained_text = ", ".join(f"{kind} ({count} docs)" for kind, count in trained.items()) or "no context"
+    msg.info(f"The aligner produces: {', '.join(produced)}; ita_ner was trained on: {trained_text}")
+    if trained and not set(produced) & set(trained):
+        msg.warn(
+            "The aligner produces none of the kinds the model was trained on: on images it will read contexts it "
+            "never saw. Train on contexts the same backends made (align-images, then convert --contexts), or "
+            "add a backend of a trained kind (e.g. --caption-model for captions)."
+        )
+
+
+def assemble(
+    model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
+    output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR (as in align-images).")] = True,
+    detector: Annotated[
+        str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")
+    ] = "yolov8s-world",
+    caption_model: Annotated[
+        Optional[str], typer.Option(help="Image-to-text model; the one the training captions came from.")
+    ] = None,
+    gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the vision models on CUDA.")] = False,
+) -> None:
+    """Put an image_aligner (the align-images backends) in front of a trained ita_ner: it takes doc._.image."""
+    try:
+        nlp = assemble_pipeline(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
+    report_context_kinds(nlp)

@@ -20,6 +20,7 @@ from spacy_ita.batch.jobs import RayOptions, annotate_posts
 from spacy_ita.batch.outputs import ResultWriter
 from spacy_ita.batch.pools import PoolSpec
 from spacy_ita.batch.schema import context_schema
+from spacy_ita.data.contexts import read_context_jsonl
 from spacy_ita.visual_context import empty_context
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the ray extra: pip install 'spacy-ita[ray]'")
@@ -157,6 +158,8 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
     assert got["a"]["objects"] == got["b"]["objects"] == [] and got["b"]["ocr"] == ["PARIS"]
     assert {"bus", "person"} <= {o["label"] for o in got["c"]["objects"]}
     assert got["e"] == {"image_id": "e", **empty_context()}
+    # The folder is a context source as it is (convert --contexts, the corpus reader).
+    assert {key: {"image_id": key, **value} for key, value in read_context_jsonl(output).items()} == got
 
 
 def test_no_ray_process_is_left_running(ray_session):

@@ -102,6 +102,17 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
                                                           ("trf_ner", "text-only")]
     assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0
 
+    # The same ITA checkpoint read with each context set, and text-only.
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_missing_kinds.py"), str(models["ita"]),
+         "--dataset", "twitter2015", "--data-dir", str(shared_data), "--limit", "6"],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| read with | valid P") and len(table) == 2 + 5
+    assert table[2].startswith("| text-only |") and "| knowledge (pgim-knowledge/twitter2015) |" in table[5]
+
 
 def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
     import bench_real_data

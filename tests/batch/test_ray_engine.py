@@ -42,7 +42,7 @@ def ray_session():
     os.environ["RAY_AUTH_MODE"] = "disabled"  # a loopback test cluster: no token written under $HOME
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {
         # Workers import this checkout's spacy_ita and the test helpers (pickled by reference).
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR.parent), str(TESTS_DIR)]), "OMP_NUM_THREADS": "1"}})
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR.parents[1]), str(TESTS_DIR)]), "OMP_NUM_THREADS": "1"}})
     context = ray.data.DataContext.get_current()
     context.execution_no_progress_timeout_s = 180  # a stalled pool fails the test instead of hanging it
     context.enable_progress_bars = False

@@ -4,6 +4,7 @@ Entry points make every factory and registry function known to spaCy as soon as
 the distribution is installed, so a packaged pipeline loads with `spacy.load`
 without importing `spacy_ita` by hand.
 """
+
 from pathlib import Path
 
 from setuptools import find_packages, setup

@@ -9,6 +9,7 @@ cached = the component with an AlignmentCache already holding the results
          (reads image files, hashes them, reads the cache).
 Threads are pinned (OMP_NUM_THREADS, default 1) before torch is imported.
 """
+
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -90,9 +91,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     logging.getLogger("ultralytics").setLevel(logging.WARNING)
+    import easyocr  # noqa: F401
     import transformers  # noqa: F401  (imported before timing: imports count for nobody)
     import ultralytics  # noqa: F401
-    import easyocr  # noqa: F401
 
     paths = write_images(TMP)
     tiny_dir = save_tiny_captioner(TMP / "tiny-captioner")
@@ -102,9 +103,11 @@ def main():
         ("detector yolov10n", create_yolo_backend(model="yolov10n")),
         ("captioner TINY random ViT+BERT (plumbing only)", create_hf_captioner(model=tiny_dir, max_new_tokens=20)),
     ]
-    print(f"{len(paths)} images ({', '.join(p.name for p in paths)}), one batch per call; "
-          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, torch threads={torch.get_num_threads()}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible")
+    print(
+        f"{len(paths)} images ({', '.join(p.name for p in paths)}), one batch per call; "
+        f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, torch threads={torch.get_num_threads()}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
+    )
     header = f"| {'backend':<48} | cold img/s | warm img/s | cached img/s |"
     print(header)
     print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")

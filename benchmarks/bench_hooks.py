@@ -14,6 +14,7 @@ file named by $SPACY_ITA_BENCH_EVENTS (no file, no output):
 an epoch's first update to the next epoch's (or the end), less the dev
 evaluations and checkpoint writes that fell inside it.
 """
+
 import atexit
 import functools
 import json
@@ -92,8 +93,12 @@ def epoch_seconds(events: List[Dict[str, Any]]) -> Dict[str, Any]:
         # The final model-last write after the loop counts for nobody either.
         inside = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in excluded)
         per_epoch.append(
-            {"epoch": epoch, "steps": sum(1 for e in steps if e["epoch"] == epoch),
-             "seconds": hi - lo - inside, "wall_seconds": hi - lo}
+            {
+                "epoch": epoch,
+                "steps": sum(1 for e in steps if e["epoch"] == epoch),
+                "seconds": hi - lo - inside,
+                "wall_seconds": hi - lo,
+            }
         )
     evals = [(a, b) for e in events if e["event"] == "evaluate" for a, b in [(e["start"], e["end"])]]
     return {"epochs": per_epoch, "eval_seconds": sum(b - a for a, b in evals), "n_evaluations": len(evals)}

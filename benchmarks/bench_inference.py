@@ -11,6 +11,7 @@ change on the machine hits every row alike instead of one row.
         trf_ner=training/bench_real_data/full/twitter2015/trf_ner/seed0/model/model-best \\
         --data ../shared/data/twitter2015/test.txt --docs 1000 --rounds 3
 """
+
 import argparse
 import os
 import statistics
@@ -21,13 +22,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jum
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
 import spacy  # noqa: E402
 import torch  # noqa: E402
-from bench_speed import time_view  # noqa: E402
-from bench_systems import read_examples  # noqa: E402
 
 from spacy_ita.evaluate import ita_pipes  # noqa: E402
+
+import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
+from bench_speed import time_view  # noqa: E402
+from bench_systems import read_examples  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -54,8 +56,10 @@ def main(argv=None) -> None:
         for (name, view), times in seconds.items():
             nlp, _, references = pipelines[name]
             times.append(time_view(nlp, references, view)[0])
-    print(f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds")
+    print(
+        f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds"
+    )
     print("| pipeline | view | docs/s | × its text-only |")
     print("|---|---|---|---|")
     rates = {key: len(pipelines[key[0]][2]) / statistics.median(times) for key, times in seconds.items()}

@@ -11,6 +11,7 @@ and text-only:
 
 Scores are on valid (and test for Twitter-2015); nothing is chosen on them.
 """
+
 import argparse
 import os
 import sys
@@ -21,10 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spacy  # noqa: E402
 import torch  # noqa: E402
-from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
 
 from spacy_ita.evaluate import reading, score  # noqa: E402
 from spacy_ita.ner.views import AUTO, TEXT  # noqa: E402
+
+from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,12 +48,17 @@ def main(argv=None) -> None:
         row = [name if sources is None else f"{name[4:]} ({', '.join(files)})"]
         for split in splits:
             contexts = [str(args.data_dir / s) for s in sources(args.dataset)] if sources else None
-            examples = read_examples(nlp, args.data_dir / DATASETS[args.dataset][split],
-                                     {"contexts": contexts}, limit=args.limit)
+            examples = read_examples(
+                nlp, args.data_dir / DATASETS[args.dataset][split], {"contexts": contexts}, limit=args.limit
+            )
             with reading(nlp, TEXT if sources is None else AUTO):
                 result = score(nlp, examples)
-            row += [f"{100 * result['ents_p']:.2f}", f"{100 * result['ents_r']:.2f}",
-                    f"**{100 * result['ents_f']:.2f}**", f"{result['docs_per_second']:.1f}"]
+            row += [
+                f"{100 * result['ents_p']:.2f}",
+                f"{100 * result['ents_r']:.2f}",
+                f"**{100 * result['ents_f']:.2f}**",
+                f"{result['docs_per_second']:.1f}",
+            ]
         rows.append(row)
         print(f"[missing-kinds] {row}", flush=True)
     header = ["read with"] + [f"{split} {c}" for split in splits for c in ("P", "R", "F1", "docs/s")]

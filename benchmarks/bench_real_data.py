@@ -65,6 +65,7 @@ bench_speed.py (docs/s per view), bench_table.py (machine line, the table),
 bench_hooks.py (the timing callbacks of the training process). Scoring and view
 switching are spacy_ita.evaluate's (score_views, score, reading).
 """
+
 import argparse
 import os
 import sys
@@ -102,10 +103,15 @@ from typing import Any, Dict, List, Optional  # noqa: E402
 HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
 sys.path.insert(0, str(HOOKS.parent))
 
-import bench_hooks  # noqa: E402
 import spacy  # noqa: E402
 import srsly  # noqa: E402
 import torch  # noqa: E402
+from thinc.api import Config  # noqa: E402
+
+from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
+from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
+
+import bench_hooks  # noqa: E402
 from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
 from bench_systems import (  # noqa: E402
     CONTEXT_SETS,
@@ -121,22 +127,36 @@ from bench_systems import (  # noqa: E402
     train_command,
 )
 from bench_table import aggregate, machine_info, machine_line, markdown_table  # noqa: E402
-from thinc.api import Config  # noqa: E402
-
-from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
-from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
 
 torch.set_num_threads(int(THREADS))
 
 MODES = {
     # 3 epochs: the setting of every recorded figure (BENCHMARKS.md); 3 seeds of ita and
     # ita_text at 5 epochs would be ~6 h of training alone on a 2-core CPU.
-    "full": {"epochs": 3, "train_limit": 0, "eval_limit": 0, "speed_docs": 1000, "encoder": "all-MiniLM-L6-v2",
-             "datasets": "twitter2015,twitter2017"},
-    "quick": {"epochs": 1, "train_limit": 300, "eval_limit": 200, "speed_docs": 200, "encoder": "all-MiniLM-L6-v2",
-              "datasets": "twitter2015,twitter2017"},
-    "smoke": {"epochs": 1, "train_limit": 24, "eval_limit": 12, "speed_docs": 12, "encoder": "tiny-bert-2l",
-              "datasets": "twitter2015"},
+    "full": {
+        "epochs": 3,
+        "train_limit": 0,
+        "eval_limit": 0,
+        "speed_docs": 1000,
+        "encoder": "all-MiniLM-L6-v2",
+        "datasets": "twitter2015,twitter2017",
+    },
+    "quick": {
+        "epochs": 1,
+        "train_limit": 300,
+        "eval_limit": 200,
+        "speed_docs": 200,
+        "encoder": "all-MiniLM-L6-v2",
+        "datasets": "twitter2015,twitter2017",
+    },
+    "smoke": {
+        "epochs": 1,
+        "train_limit": 24,
+        "eval_limit": 12,
+        "speed_docs": 12,
+        "encoder": "tiny-bert-2l",
+        "datasets": "twitter2015",
+    },
 }
 
 
@@ -158,9 +178,12 @@ def run_training(cmd: List[str], log_path: Path, events_path: Path) -> Dict[str,
         tail = "\n".join(log_path.read_text(encoding="utf8").splitlines()[-30:])
         raise RuntimeError(f"training failed (exit {proc.returncode}), log {log_path}:\n{tail}")
     events = bench_hooks.read_events(events_path)
-    return {"wall_seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024.0,  # Linux: KiB
-            "best_step": bench_hooks.best_checkpoint_step(events), **bench_hooks.epoch_seconds(events)}
-
+    return {
+        "wall_seconds": seconds,
+        "peak_rss_mib": usage.ru_maxrss / 1024.0,  # Linux: KiB
+        "best_step": bench_hooks.best_checkpoint_step(events),
+        **bench_hooks.epoch_seconds(events),
+    }
 
 
 # --- evaluation -------------------------------------------------------------------
@@ -173,16 +196,20 @@ def evaluate_split(nlp, args, dataset: str, system: str, path: Path, limit: int 
     return {view: scores[view] for view in SYSTEMS[system]["views"]}
 
 
-def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
-                 n_train: int):
+def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]], n_train: int):
     """The run's folder, training command, steps per epoch and the settings a finished run must match."""
     run_dir = args.output_dir / dataset / system / f"seed{seed}"
     batch_size = Config().from_disk(REPO / SYSTEMS[system]["config"])["training"]["batcher"]["size"]
     steps_per_epoch = math.ceil(n_train / batch_size)
     cmd = train_command(args, dataset, system, seed, run_dir / "model", steps_per_epoch, splits)
     config_text = (REPO / SYSTEMS[system]["config"]).read_text(encoding="utf8")
-    settings = {"cmd": cmd, "threads": THREADS, "eval_limit": args.eval_limit, "speed_docs": args.speed_docs,
-                "config_sha1": hashlib.sha1(config_text.encode("utf8")).hexdigest()}
+    settings = {
+        "cmd": cmd,
+        "threads": THREADS,
+        "eval_limit": args.eval_limit,
+        "speed_docs": args.speed_docs,
+        "config_sha1": hashlib.sha1(config_text.encode("utf8")).hexdigest(),
+    }
     return run_dir, cmd, steps_per_epoch, settings
 
 
@@ -196,8 +223,9 @@ def finished_record(run_dir: Path, settings: Dict[str, Any]) -> Optional[Dict[st
     return None
 
 
-def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]],
-            n_train: int) -> Dict[str, Any]:
+def run_one(
+    args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]], n_train: int
+) -> Dict[str, Any]:
     run_dir, cmd, steps_per_epoch, settings = run_settings(args, dataset, system, seed, splits, n_train)
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
@@ -213,14 +241,20 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
         print(f"[bench] {dataset} {system} seed {seed}: reusing the trained model in {run_dir}", flush=True)
         training = previous["training"]
     else:
-        print(f"[bench] {dataset} {system} seed {seed}: training ({n_train} posts, {steps_per_epoch} steps/epoch, "
-              f"{args.epochs} epochs), log {run_dir / 'train.log'}", flush=True)
+        print(
+            f"[bench] {dataset} {system} seed {seed}: training ({n_train} posts, {steps_per_epoch} steps/epoch, "
+            f"{args.epochs} epochs), log {run_dir / 'train.log'}",
+            flush=True,
+        )
         training_path.unlink(missing_ok=True)
         training = run_training(cmd, run_dir / "train.log", run_dir / "events.jsonl")
         srsly.write_json(training_path, {"settings": settings, "training": training})
     epoch_secs = [e["seconds"] for e in training["epochs"]]
-    print(f"[bench]   {training['wall_seconds']:.0f} s wall, {statistics.mean(epoch_secs):.1f} s/epoch, "
-          f"peak RSS {training['peak_rss_mib']:.0f} MiB", flush=True)
+    print(
+        f"[bench]   {training['wall_seconds']:.0f} s wall, {statistics.mean(epoch_secs):.1f} s/epoch, "
+        f"peak RSS {training['peak_rss_mib']:.0f} MiB",
+        flush=True,
+    )
 
     # Model selection on valid: model-best (spaCy's per-epoch evaluations) vs model-last.
     # A model-best from the evaluation at step 0 -- the initial weights, as the
@@ -241,18 +275,29 @@ def run_one(args, dataset: str, system: str, seed: int, splits: Dict[str, Option
         scores["test"] = evaluate_split(nlp, args, dataset, system, splits["test"], limit=args.eval_limit)
     speed_path = splits["test"] or splits["valid"]
     speed = measure_speed(nlp, args, dataset, system, speed_path)
-    print(f"[bench]   selected {selected}; valid F1 {100 * valid_scores[view]['ents_f']:.2f} ({view}); "
-          + ", ".join(f"{v} {s['docs_per_second']:.1f} docs/s" for v, s in speed.items()), flush=True)
+    print(
+        f"[bench]   selected {selected}; valid F1 {100 * valid_scores[view]['ents_f']:.2f} ({view}); "
+        + ", ".join(f"{v} {s['docs_per_second']:.1f} docs/s" for v, s in speed.items()),
+        flush=True,
+    )
     record = {
-        "dataset": dataset, "system": system, "seed": seed, "settings": settings,
-        "command": shlex.join(cmd), "n_train": n_train, "steps_per_epoch": steps_per_epoch,
-        "training": training, "seconds_per_epoch": statistics.mean(epoch_secs),
+        "dataset": dataset,
+        "system": system,
+        "seed": seed,
+        "settings": settings,
+        "command": shlex.join(cmd),
+        "n_train": n_train,
+        "steps_per_epoch": steps_per_epoch,
+        "training": training,
+        "seconds_per_epoch": statistics.mean(epoch_secs),
         "checkpoint_valid_f": checkpoint_valid_f,
-        "selected": selected, "scores": scores, "speed": speed, "speed_split": speed_path.name,
+        "selected": selected,
+        "scores": scores,
+        "speed": speed,
+        "speed_split": speed_path.name,
     }
     srsly.write_json(record_path, record)
     return record
-
 
 
 # --- command line -----------------------------------------------------------------
@@ -261,14 +306,17 @@ def csv_list(text: str) -> List[str]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="1 epoch, 300 train / 200 eval posts (minutes)")
     mode.add_argument("--smoke", action="store_true", help="tiny encoder, tens of posts (the test)")
     parser.add_argument("--datasets", help="comma-separated: twitter2015,twitter2017 (smoke: twitter2015)")
     parser.add_argument("--systems", default="ita,ita_text,trf_ner", help="comma-separated: ita,ita_text,trf_ner")
-    parser.add_argument("--encoder", help="known model name or weights dir (default all-MiniLM-L6-v2; smoke tiny-bert-2l)")
+    parser.add_argument(
+        "--encoder", help="known model name or weights dir (default all-MiniLM-L6-v2; smoke tiny-bert-2l)"
+    )
     parser.add_argument("--epochs", type=int, help="training epochs (full 3, quick/smoke 1)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
@@ -278,14 +326,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eval-limit", type=int, help="first N valid/test posts (0 = all)")
     parser.add_argument("--speed-docs", type=int, help="posts timed for docs/s")
     parser.add_argument("--eval-frequency", type=int, default=0, help="steps between dev evaluations (0: per epoch)")
-    parser.add_argument("--max-context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS,
-                        help=f"context tokens after the post (default {DEFAULT_CONTEXT_TOKENS}, configs/ita.cfg); "
-                        "every kind's budget is scaled alike")
-    parser.add_argument("--kind-dropout", type=float, default=0.0,
-                        help="context_kind_dropout of the ITA systems (training only)")
+    parser.add_argument(
+        "--max-context-tokens",
+        type=int,
+        default=DEFAULT_CONTEXT_TOKENS,
+        help=f"context tokens after the post (default {DEFAULT_CONTEXT_TOKENS}, configs/ita.cfg); "
+        "every kind's budget is scaled alike",
+    )
+    parser.add_argument(
+        "--kind-dropout", type=float, default=0.0, help="context_kind_dropout of the ITA systems (training only)"
+    )
     parser.add_argument("--no-resume", dest="resume", action="store_false", help="retrain runs already done")
-    parser.add_argument("--table-only", action="store_true",
-                        help="train nothing: tabulate the finished runs among --systems x --seeds")
+    parser.add_argument(
+        "--table-only", action="store_true", help="train nothing: tabulate the finished runs among --systems x --seeds"
+    )
     args = parser.parse_args(argv)
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     defaults = MODES[args.mode]
@@ -323,8 +377,10 @@ def main(argv=None) -> Dict[str, Any]:
                     run_dir, _, _, settings = run_settings(args, dataset, system, seed, splits, n_train)
                     record = finished_record(run_dir, settings)
                     if record is None:
-                        print(f"[bench] {dataset} {system} seed {seed}: no finished run with these settings, "
-                              f"left out", flush=True)
+                        print(
+                            f"[bench] {dataset} {system} seed {seed}: no finished run with these settings, left out",
+                            flush=True,
+                        )
                         continue
                 else:
                     record = run_one(args, dataset, system, seed, splits, n_train)
@@ -334,17 +390,30 @@ def main(argv=None) -> Dict[str, Any]:
     rows = aggregate(records)
     table = markdown_table(rows)
     total = time.perf_counter() - start
-    header = (f"Command: `{command}`\n\nMachine: {machine_line(info)}\n\n"
-              f"Mode {args.mode}: encoder {args.encoder}, {args.epochs} epoch(s), seeds {args.seeds}, "
-              f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
-              f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
-              f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
-              f"else a synthesized ~{CONTEXT_WORDS}-word context); "
-              f"benchmark wall time {total / 60:.1f} min\n")
-    results = {"command": command, "machine": info, "mode": args.mode, "encoder": args.encoder,
-               "epochs": args.epochs, "seeds": args.seeds, "train_limit": args.train_limit,
-               "eval_limit": args.eval_limit, "speed_docs": args.speed_docs, "data_dir": str(args.data_dir),
-               "wall_seconds": total, "rows": rows, "runs": records}
+    header = (
+        f"Command: `{command}`\n\nMachine: {machine_line(info)}\n\n"
+        f"Mode {args.mode}: encoder {args.encoder}, {args.epochs} epoch(s), seeds {args.seeds}, "
+        f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
+        f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
+        f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
+        f"else a synthesized ~{CONTEXT_WORDS}-word context); "
+        f"benchmark wall time {total / 60:.1f} min\n"
+    )
+    results = {
+        "command": command,
+        "machine": info,
+        "mode": args.mode,
+        "encoder": args.encoder,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "train_limit": args.train_limit,
+        "eval_limit": args.eval_limit,
+        "speed_docs": args.speed_docs,
+        "data_dir": str(args.data_dir),
+        "wall_seconds": total,
+        "rows": rows,
+        "runs": records,
+    }
     srsly.write_json(args.output_dir / "results.json", results)
     (args.output_dir / "table.md").write_text(header + "\n" + table + "\n", encoding="utf8")
     print("\n" + header + "\n" + table + "\n", flush=True)

@@ -22,6 +22,7 @@ images and 10^6 posts from the local engine's steady per-item cost. Every
 figure printed is measured here; the raw runs go to --results (JSON), and
 --table-only RESULTS prints the tables again from such a file.
 """
+
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -47,8 +48,10 @@ TMP = Path(tempfile.mkdtemp(prefix="bench-scale-out-"))
 os.environ.setdefault("YOLO_CONFIG_DIR", str(TMP / "yolo-settings"))
 
 NAMES = ["Obama", "Paris", "Google", "Messi", "London", "Apple", "Trump", "Berlin", "Jordan", "Houston"]
-WORDS = ("RT @user : so happy to see {0} tonight with friends , what a day in {1} # fun # news "
-         "can not wait for more of {0} and the team from {1} !").split()
+WORDS = (
+    "RT @user : so happy to see {0} tonight with friends , what a day in {1} # fun # news "
+    "can not wait for more of {0} and the team from {1} !"
+).split()
 DETECTOR = {"@misc": "spacy_ita.YOLODetector.v1", "model": "yolov10n"}
 OCR = {"@misc": "spacy_ita.EasyOCR.v1"}
 WORKLOADS = ("annotate", "objects", "ocr")
@@ -117,8 +120,15 @@ def build_model(path: Path, encoder: str) -> str:
 
 
 # --- one run ---------------------------------------------------------------------
-def local_run(workload: str, inputs: Dict[str, Any], batch_size: int, tag: str, queue, gpu_id: int = -1,
-              detector: Dict[str, Any] = DETECTOR) -> None:
+def local_run(
+    workload: str,
+    inputs: Dict[str, Any],
+    batch_size: int,
+    tag: str,
+    queue,
+    gpu_id: int = -1,
+    detector: Dict[str, Any] = DETECTOR,
+) -> None:
     """In a child process: the local engine on one workload; reports timing and this process's peak RSS."""
     import torch
 
@@ -126,8 +136,14 @@ def local_run(workload: str, inputs: Dict[str, Any], batch_size: int, tag: str, 
     if workload == "annotate":
         from spacy_ita.batch.jobs import annotate_posts
 
-        timing = annotate_posts(inputs["model"], inputs["posts"], TMP / f"local-{workload}-{tag}.jsonl",
-                                batch_size=batch_size, gpu_id=gpu_id, progress=False).timing
+        timing = annotate_posts(
+            inputs["model"],
+            inputs["posts"],
+            TMP / f"local-{workload}-{tag}.jsonl",
+            batch_size=batch_size,
+            gpu_id=gpu_id,
+            progress=False,
+        ).timing
     else:
         # align-images' local engine is ImageAligner.align over minibatches: ContextAligner is that call.
         from spacy.util import minibatch
@@ -208,13 +224,25 @@ def run_ray(workload: str, inputs: Dict[str, Any], batch_size: int, workers: int
     output = TMP / f"ray{workers}-{workload}-{tag}"
     with WorkerRSS() as rss:
         if workload == "annotate":
-            timing = annotate_posts(inputs["model"], inputs["posts"], output, engine="ray", batch_size=batch_size,
-                                    ray=RayOptions(pools={"ner": pool}), progress=False).timing
+            timing = annotate_posts(
+                inputs["model"],
+                inputs["posts"],
+                output,
+                engine="ray",
+                batch_size=batch_size,
+                ray=RayOptions(pools={"ner": pool}),
+                progress=False,
+            ).timing
         else:
             backends = {workload: DETECTOR if workload == "objects" else OCR}
-            timing = align_images_on_ray(inputs[workload], output, backends=backends,
-                                         ray=RayOptions(pools={workload: pool}), batch_size=batch_size,
-                                         progress=False)
+            timing = align_images_on_ray(
+                inputs[workload],
+                output,
+                backends=backends,
+                ray=RayOptions(pools={workload: pool}),
+                batch_size=batch_size,
+                progress=False,
+            )
     return {"timing": timing.__dict__, "peak_rss_mib": [v / 2**20 for v in rss.peak.values()]}
 
 
@@ -249,14 +277,19 @@ def ratio(a: float, b: float) -> str:
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     from importlib.metadata import version
 
-    return (f"{os.cpu_count()} cores ({cpu}), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, Python "
-            f"{platform.python_version()}, ray {version('ray')}, torch {version('torch')}, spaCy {version('spacy')}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, Python "
+        f"{platform.python_version()}, ray {version('ray')}, torch {version('torch')}, spaCy {version('spacy')}"
+    )
 
 
 def print_report(saved: Dict[str, Any]) -> None:
@@ -265,11 +298,15 @@ def print_report(saved: Dict[str, Any]) -> None:
     print(f"Machine: {saved['machine']}")
     print(f"Load average (1 min) before each run: {', '.join(f'{k} {v:.1f}' for k, v in loads.items())}")
     print(f"Command: `{saved['command']}`")
-    print(f"Ray start-up (ray.init, local cluster, 4 logical CPUs): {startup['seconds']:.1f} s, "
-          f"{startup['rss_mib']:.0f} MiB RSS in Ray's own processes")
+    print(
+        f"Ray start-up (ray.init, local cluster, 4 logical CPUs): {startup['seconds']:.1f} s, "
+        f"{startup['rss_mib']:.0f} MiB RSS in Ray's own processes"
+    )
     print()
-    print("| workload | engine | items | job s | first rows after s | start-up s (short job) | items/s (job) "
-          "| items/s (steady) | × local (steady) | peak RSS per worker MiB |")
+    print(
+        "| workload | engine | items | job s | first rows after s | start-up s (short job) | items/s (job) "
+        "| items/s (steady) | × local (steady) | peak RSS per worker MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     rates = {}
     for workload in workloads:
@@ -277,19 +314,28 @@ def print_report(saved: Dict[str, Any]) -> None:
             short, full = results[f"{workload}/{engine}/short"], results[f"{workload}/{engine}/full"]
             rates[(workload, engine)] = steady_rate(full)
             rss = "/".join(f"{v:.0f}" for v in sorted(full["peak_rss_mib"])) or "-"
-            print(f"| {workload} | {engine} | {full['timing']['rows']} {UNITS[workload]} | "
-                  f"{full['timing']['seconds']:.1f} | {full['timing']['first_batch_seconds']:.1f} | "
-                  f"{short['timing']['seconds']:.1f} | {job_rate(full):.2f} | {rates[(workload, engine)]:.2f} | "
-                  f"{ratio(rates[(workload, engine)], rates[(workload, 'local')])} | {rss} |")
+            print(
+                f"| {workload} | {engine} | {full['timing']['rows']} {UNITS[workload]} | "
+                f"{full['timing']['seconds']:.1f} | {full['timing']['first_batch_seconds']:.1f} | "
+                f"{short['timing']['seconds']:.1f} | {job_rate(full):.2f} | {rates[(workload, engine)]:.2f} | "
+                f"{ratio(rates[(workload, engine)], rates[(workload, 'local')])} | {rss} |"
+            )
     print()
     jobs = {(w, e): job_rate(results[f"{w}/{e}/full"]) for w in workloads for e in ENGINES}
     for name, values in (("steady rates", rates), ("whole-job rates", jobs)):
-        print(f"Scaling of the {name}: " + "; ".join(
-            f"{w}: ray-1 / local {ratio(values[(w, 'ray-1')], values[(w, 'local')])}, "
-            f"ray-2 / ray-1 {ratio(values[(w, 'ray-2')], values[(w, 'ray-1')])}" for w in workloads))
+        print(
+            f"Scaling of the {name}: "
+            + "; ".join(
+                f"{w}: ray-1 / local {ratio(values[(w, 'ray-1')], values[(w, 'local')])}, "
+                f"ray-2 / ray-1 {ratio(values[(w, 'ray-2')], values[(w, 'ray-1')])}"
+                for w in workloads
+            )
+        )
     print()
-    print("Projection for 10^6 items on CPU, 1 thread per worker, from the local engine's steady rate here "
-          "(start-up and scheduling not included; wall = core-hours / workers):")
+    print(
+        "Projection for 10^6 items on CPU, 1 thread per worker, from the local engine's steady rate here "
+        "(start-up and scheduling not included; wall = core-hours / workers):"
+    )
     print("| workload | s per item | core-hours | wall with 16 workers | with 64 | with 256 | workers for 24 h |")
     print("|---|---|---|---|---|---|---|")
     for workload in workloads:
@@ -325,12 +371,20 @@ def main() -> None:
     parser.add_argument("--ocr-images", type=int, default=6, help="text images for OCR (slow)")
     parser.add_argument("--batch-size", type=int, default=16, help="posts per batch")
     parser.add_argument("--image-batch-size", type=int, default=4, help="images per detector batch")
-    parser.add_argument("--ocr-batch-size", type=int, default=1,
-                        help="images per OCR batch (EasyOCR reads one at a time anyway; more batches, steadier rates)")
+    parser.add_argument(
+        "--ocr-batch-size",
+        type=int,
+        default=1,
+        help="images per OCR batch (EasyOCR reads one at a time anyway; more batches, steadier rates)",
+    )
     parser.add_argument("--encoder", default="all-MiniLM-L6-v2", help="tiny-bert-2l for a smoke run")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--results", type=Path, default=Path("training/bench_scale_out/results.json"),
-                        help="where the raw runs are saved")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("training/bench_scale_out/results.json"),
+        help="where the raw runs are saved",
+    )
     parser.add_argument("--table-only", type=Path, help="print the tables of a saved results file; run nothing")
     args = parser.parse_args()
     if args.table_only:
@@ -341,9 +395,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}; expected some of {WORKLOADS}")
 
-    inputs = {"posts": write_posts(TMP / "posts.jsonl", args.posts),
-              "objects": write_photos(TMP / "photos", args.images),
-              "ocr": write_text_images(TMP / "signs", args.ocr_images)}
+    inputs = {
+        "posts": write_posts(TMP / "posts.jsonl", args.posts),
+        "objects": write_photos(TMP / "photos", args.images),
+        "ocr": write_text_images(TMP / "signs", args.ocr_images),
+    }
     if "annotate" in args.workloads:
         inputs["model"] = build_model(TMP / "model", args.encoder)
     results, loads = {}, {}
@@ -358,8 +414,12 @@ def main() -> None:
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback benchmark cluster
     start = time.perf_counter()
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}},
+    )
     startup = {"seconds": time.perf_counter() - start}
     time.sleep(2)  # let the prestarted idle workers come up before measuring Ray's own memory
     startup["rss_mib"] = ray_processes_rss_mib()
@@ -370,14 +430,21 @@ def main() -> None:
             for workers in (1, 2):
                 for tag in ("short", "full"):
                     loads[f"{workload}/ray-{workers}/{tag}"] = os.getloadavg()[0]
-                    run = run_ray(workload, subset(inputs, workload, args, workers, tag), batch_size(args, workload),
-                                  workers, tag)
+                    run = run_ray(
+                        workload, subset(inputs, workload, args, workers, tag), batch_size(args, workload), workers, tag
+                    )
                     results[f"{workload}/ray-{workers}/{tag}"] = run
                     print(f"{workload} ray-{workers} {tag}: {run}", flush=True)
     finally:
         ray.shutdown()
-    saved = {"machine": machine_line(), "command": " ".join(["python benchmarks/bench_scale_out.py", *sys.argv[1:]]),
-             "workloads": args.workloads, "ray_startup": startup, "loads": loads, "runs": results}
+    saved = {
+        "machine": machine_line(),
+        "command": " ".join(["python benchmarks/bench_scale_out.py", *sys.argv[1:]]),
+        "workloads": args.workloads,
+        "ray_startup": startup,
+        "loads": loads,
+        "runs": results,
+    }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(saved, indent=1), encoding="utf8")
     print_report(saved)

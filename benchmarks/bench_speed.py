@@ -1,5 +1,6 @@
 """Inference speed of a trained pipeline, view by view: docs/s of nlp.pipe
 with one thread, on real contexts or a synthesized ~40-word one."""
+
 import random
 import statistics
 import time
@@ -8,12 +9,13 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
-from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 from spacy_ita.data.corpus import predicted_doc
 from spacy_ita.evaluate import ita_pipe_names, reading
 from spacy_ita.ner.views import REPORTED_AS
 from spacy_ita.visual_context import context_text
+
+from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS["auto"]
@@ -21,31 +23,91 @@ CROSS_MODAL = REPORTED_AS["auto"]
 READ_IN = {reported: view for view, reported in REPORTED_AS.items()}
 
 # --- the synthesized visual context for the speed measurement -----------------
-OBJECTS = ["person", "car", "dog", "bus", "chair", "cup", "bottle", "tv", "cell phone", "book", "bench",
-           "traffic light", "handbag", "laptop", "bicycle", "umbrella", "tie", "clock", "pizza", "horse"]
+OBJECTS = [
+    "person",
+    "car",
+    "dog",
+    "bus",
+    "chair",
+    "cup",
+    "bottle",
+    "tv",
+    "cell phone",
+    "book",
+    "bench",
+    "traffic light",
+    "handbag",
+    "laptop",
+    "bicycle",
+    "umbrella",
+    "tie",
+    "clock",
+    "pizza",
+    "horse",
+]
 ADJECTIVES = ["young", "large", "red", "crowded", "small", "old", "white", "dark", "smiling", "tall"]
-NOUNS = ["man", "woman", "group", "crowd", "stage", "street", "sign", "building", "table", "field", "poster",
-         "team", "car", "window", "banner"]
+NOUNS = [
+    "man",
+    "woman",
+    "group",
+    "crowd",
+    "stage",
+    "street",
+    "sign",
+    "building",
+    "table",
+    "field",
+    "poster",
+    "team",
+    "car",
+    "window",
+    "banner",
+]
 VERBS = ["standing", "sitting", "walking", "holding", "posing", "playing", "talking", "waiting"]
 PREPOSITIONS = ["in front of", "next to", "on", "near", "behind", "under"]
-OCR_WORDS = ["OPEN", "SALE", "Main", "Street", "NEW", "YORK", "live", "tonight", "2016", "tickets", "FREE",
-             "www.example.com", "#1", "Congrats", "Final", "Score", "Welcome", "to", "the", "Club", "@news", "Park"]
+OCR_WORDS = [
+    "OPEN",
+    "SALE",
+    "Main",
+    "Street",
+    "NEW",
+    "YORK",
+    "live",
+    "tonight",
+    "2016",
+    "tickets",
+    "FREE",
+    "www.example.com",
+    "#1",
+    "Congrats",
+    "Final",
+    "Score",
+    "Welcome",
+    "to",
+    "the",
+    "Club",
+    "@news",
+    "Park",
+]
 
 
 def synthetic_context(index: int, n_words: int = CONTEXT_WORDS) -> Dict[str, Any]:
     """A deterministic context of about `n_words` words: ~6 object tags, a
     ~12-word caption, OCR lines filling up the rest."""
     rng = random.Random(1000003 * (index + 1))
-    objects = [{"label": label, "count": rng.choice([1, 1, 2, 3]), "score": round(rng.uniform(0.3, 0.95), 2)}
-               for label in rng.sample(OBJECTS, 5)]
-    caption = (f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VERBS)} {rng.choice(PREPOSITIONS)} "
-               f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} with a {rng.choice(NOUNS)}")
+    objects = [
+        {"label": label, "count": rng.choice([1, 1, 2, 3]), "score": round(rng.uniform(0.3, 0.95), 2)}
+        for label in rng.sample(OBJECTS, 5)
+    ]
+    caption = (
+        f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VERBS)} {rng.choice(PREPOSITIONS)} "
+        f"a {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} with a {rng.choice(NOUNS)}"
+    )
     context = {"objects": objects, "caption": caption, "ocr": []}
     while len(context_text(context).replace(" ; ", " ").split()) < n_words:
         line = " ".join(rng.choice(OCR_WORDS) for _ in range(rng.randint(2, 5)))
         context["ocr"].append(line)
     return context
-
 
 
 def view_docs(nlp, references, view: str, synthesize: bool = True) -> List[Any]:
@@ -56,7 +118,6 @@ def view_docs(nlp, references, view: str, synthesize: bool = True) -> List[Any]:
         for i, doc in enumerate(docs):
             doc._.visual_context = synthetic_context(i)
     return docs
-
 
 
 def time_view(nlp, references, view: str, synthesize: bool = True):
@@ -84,14 +145,19 @@ def measure_speed(nlp, args, dataset: str, system: str, path: Path) -> Dict[str,
     try:
         for view in SYSTEMS[system]["views"]:
             seconds, docs = time_view(nlp, references, view, synthesize=not real)
-            entry = {"docs": len(docs), "seconds": seconds, "docs_per_second": len(docs) / seconds,
-                     "threads": 1, "batch_size": nlp.batch_size}
+            entry = {
+                "docs": len(docs),
+                "seconds": seconds,
+                "docs_per_second": len(docs) / seconds,
+                "threads": 1,
+                "batch_size": nlp.batch_size,
+            }
             if view == CROSS_MODAL:
                 entry["context"] = "real" if real else "synthesized"
                 entry["context_words_mean"] = statistics.mean(
-                    len(context_text(d._.visual_context).replace(" ; ", " ").split()) for d in docs)
+                    len(context_text(d._.visual_context).replace(" ; ", " ").split()) for d in docs
+                )
             results[view] = entry
     finally:
         torch.set_num_threads(threads)
     return results
-

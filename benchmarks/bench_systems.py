@@ -1,5 +1,6 @@
 """The systems and datasets bench_real_data.py compares, the files each run
 reads, and the `python -m spacy train` command of one run."""
+
 import json
 import sys
 from pathlib import Path
@@ -18,16 +19,26 @@ HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
 
 CAPTIONS = "captions-git-base/captions.csv"
 DATASETS = {
-    "twitter2015": {"train": "twitter2015/train.txt", "valid": "twitter2015/valid.txt",
-                    "test": "twitter2015/test.txt", "temperature": 4.0},
+    "twitter2015": {
+        "train": "twitter2015/train.txt",
+        "valid": "twitter2015/valid.txt",
+        "test": "twitter2015/test.txt",
+        "temperature": 4.0,
+    },
     # The Twitter-2017 test split is kept aside (see its README): valid only.
-    "twitter2017": {"train": "twitter2017/train.txt", "valid": "twitter2017/valid.txt",
-                    "test": None, "temperature": 2.0},
+    "twitter2017": {
+        "train": "twitter2017/train.txt",
+        "valid": "twitter2017/valid.txt",
+        "test": None,
+        "temperature": 2.0,
+    },
 }
 # Context sources under the data dir, per dataset, in increasing priority (the later wins kind by kind).
 BLIP2 = "contexts/blip2-captions.jsonl"
-DESCRIPTIONS = {"twitter2015": "contexts/owl-descriptions.jsonl",
-                "twitter2017": "contexts/gpt4-descriptions-twitter2017.jsonl"}
+DESCRIPTIONS = {
+    "twitter2015": "contexts/owl-descriptions.jsonl",
+    "twitter2017": "contexts/gpt4-descriptions-twitter2017.jsonl",
+}
 KNOWLEDGE = "contexts/pgim-knowledge/{dataset}"  # one folder: the split files, keyed by image id
 CONTEXT_SETS = {
     "ita_blip2": lambda dataset: [BLIP2],
@@ -68,8 +79,11 @@ def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
     """The split files a run reads: the dataset's own, or with a limit, a copy of
     its first N posts under OUTPUT_DIR/data (the reader parses a whole file even
     for a few posts, and training re-reads it for every pass and evaluation)."""
-    limits = {"train": args.train_limit, "valid": args.eval_limit,
-              "test": max(args.eval_limit, args.speed_docs) if args.eval_limit else 0}
+    limits = {
+        "train": args.train_limit,
+        "valid": args.eval_limit,
+        "test": max(args.eval_limit, args.speed_docs) if args.eval_limit else 0,
+    }
     splits: Dict[str, Optional[Path]] = {}
     for split, limit in limits.items():
         source = DATASETS[dataset][split]
@@ -88,34 +102,61 @@ def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
     return splits
 
 
-def train_command(args, dataset: str, system: str, seed: int, model_dir: Path, steps_per_epoch: int,
-                  splits: Dict[str, Optional[Path]]) -> List[str]:
+def train_command(
+    args, dataset: str, system: str, seed: int, model_dir: Path, steps_per_epoch: int, splits: Dict[str, Optional[Path]]
+) -> List[str]:
     spec, data = SYSTEMS[system], DATASETS[dataset]
     total_steps = args.epochs * steps_per_epoch
     eval_frequency = args.eval_frequency or steps_per_epoch
     cmd = [
-        sys.executable, "-m", "spacy", "train", str(REPO / spec["config"]),
-        "--code", str(HOOKS),
-        "--output", str(model_dir),
-        "--paths.train", str(splits["train"]),
-        "--paths.dev", str(splits["valid"]),
-        "--system.seed", str(seed),
-        "--training.max_epochs", str(args.epochs),
-        "--training.max_steps", "0",
-        "--training.patience", "0",
-        "--training.eval_frequency", str(eval_frequency),
-        "--training.optimizer.learn_rate.total_steps", str(total_steps),
-        "--training.optimizer.learn_rate.warmup_steps", str(max(1, round(0.1 * total_steps))),
-        "--training.before_update", json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(REPO / spec["config"]),
+        "--code",
+        str(HOOKS),
+        "--output",
+        str(model_dir),
+        "--paths.train",
+        str(splits["train"]),
+        "--paths.dev",
+        str(splits["valid"]),
+        "--system.seed",
+        str(seed),
+        "--training.max_epochs",
+        str(args.epochs),
+        "--training.max_steps",
+        "0",
+        "--training.patience",
+        "0",
+        "--training.eval_frequency",
+        str(eval_frequency),
+        "--training.optimizer.learn_rate.total_steps",
+        str(total_steps),
+        "--training.optimizer.learn_rate.warmup_steps",
+        str(max(1, round(0.1 * total_steps))),
+        "--training.before_update",
+        json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
     ]
     if system == "trf_ner":
         cmd += ["--components.transformer.model.name", resolve_model(args.encoder)]
     else:
-        cmd += ["--components.ita_ner.model.encoder", args.encoder,
-                "--components.ita_ner.temperature", str(data["temperature"])]
+        cmd += [
+            "--components.ita_ner.model.encoder",
+            args.encoder,
+            "--components.ita_ner.temperature",
+            str(data["temperature"]),
+        ]
         if "cross_modal" not in SYSTEMS[system]["views"]:
-            cmd += ["--components.ita_ner.views", '["text"]', "--components.ita_ner.kl_weight", "0",
-                    "--components.ita_ner.inference_view", "text"]
+            cmd += [
+                "--components.ita_ner.views",
+                '["text"]',
+                "--components.ita_ner.kl_weight",
+                "0",
+                "--components.ita_ner.inference_view",
+                "text",
+            ]
             return cmd
         sources = context_sources(args, dataset, system)
         if sources["captions"]:

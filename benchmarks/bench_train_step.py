@@ -5,6 +5,7 @@ when the question is only the cost of an epoch.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py [--steps 8] [--warmup 2]
 """
+
 import argparse
 import os
 import time
@@ -25,8 +26,10 @@ BATCH = 16
 def build(system: str, encoder: str, train_path: str):
     paths = {"paths.train": train_path, "paths.dev": train_path}  # only to validate the config's corpora
     if system == "trf_ner":
-        config = load_config(os.path.join(REPO, "configs", "trf_ner.cfg"),
-                             overrides={**paths, "components.transformer.model.name": resolve_model(encoder)})
+        config = load_config(
+            os.path.join(REPO, "configs", "trf_ner.cfg"),
+            overrides={**paths, "components.transformer.model.name": resolve_model(encoder)},
+        )
     else:
         overrides = {**paths, "components.ita_ner.model.encoder": encoder}
         if system == "ita_text":
@@ -38,11 +41,11 @@ def build(system: str, encoder: str, train_path: str):
 def seconds_per_step(system: str, encoder: str, train_path: str, examples, steps: int, warmup: int) -> float:
     nlp = build(system, encoder, train_path)
     optimizer = nlp.initialize(lambda: examples)
-    batches = [examples[i:i + BATCH] for i in range(0, len(examples), BATCH)]
+    batches = [examples[i : i + BATCH] for i in range(0, len(examples), BATCH)]
     for batch in batches[:warmup]:
         nlp.update(batch, sgd=optimizer)
     start = time.perf_counter()
-    for batch in batches[warmup:warmup + steps]:
+    for batch in batches[warmup : warmup + steps]:
         nlp.update(batch, sgd=optimizer)
     return (time.perf_counter() - start) / steps
 
@@ -58,16 +61,19 @@ def main() -> None:
     torch.manual_seed(0)
     n_posts = BATCH * (args.steps + args.warmup)
     train_path = os.path.join(args.data_dir, "twitter2015", "train.txt")
-    reader = create_mner_corpus(train_path, limit=n_posts,
-                                captions=os.path.join(args.data_dir, "captions-git-base", "captions.csv"))
+    reader = create_mner_corpus(
+        train_path, limit=n_posts, captions=os.path.join(args.data_dir, "captions-git-base", "captions.csv")
+    )
     examples = list(reader(spacy.blank("en")))
     rows = []
     for system in ("ita", "ita_text", "trf_ner"):
         rows.append((system, seconds_per_step(system, args.encoder, train_path, examples, args.steps, args.warmup)))
     spacy_step = dict(rows)["trf_ner"]
     steps_per_epoch = -(-4000 // BATCH)
-    print(f"Twitter-2015 train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print(
+        f"Twitter-2015 train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
+        f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
     print("| system | s/step | s/epoch (4000 posts) | × spaCy trf+ner |")
     print("|---|---|---|---|")
     for system, step in rows:

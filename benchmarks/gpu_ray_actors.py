@@ -13,6 +13,7 @@ Like bench_scale_out.py, each setting runs a short job (one batch per worker:
 the start-up) and the full job, whose steady rate counts the rows after the
 first written batch. Prints one table: every figure in it is measured.
 """
+
 import os
 import sys
 import time
@@ -34,13 +35,26 @@ def run_ray(workload, inputs, batch_size, gpus, tag):
     output = bench.TMP / f"gpu-ray-{workload}-{gpus}-{tag}"
     start = time.perf_counter()
     if workload == "annotate":
-        timing = annotate_posts(inputs["model"], inputs["posts"], output, engine="ray", batch_size=batch_size,
-                                ray=RayOptions(pools={"ner": pool}), progress=False).timing
+        timing = annotate_posts(
+            inputs["model"],
+            inputs["posts"],
+            output,
+            engine="ray",
+            batch_size=batch_size,
+            ray=RayOptions(pools={"ner": pool}),
+            progress=False,
+        ).timing
     else:
         cpu_config = dict(DETECTOR, device="cpu")
-        timing = align_images_on_ray(inputs["objects"], output, backends={"objects": cpu_config},
-                                     gpu_backends={"objects": DETECTOR}, ray=RayOptions(pools={"objects": pool}),
-                                     batch_size=batch_size, progress=False)
+        timing = align_images_on_ray(
+            inputs["objects"],
+            output,
+            backends={"objects": cpu_config},
+            gpu_backends={"objects": DETECTOR},
+            ray=RayOptions(pools={"objects": pool}),
+            batch_size=batch_size,
+            progress=False,
+        )
     return {"timing": timing.__dict__, "wall": time.perf_counter() - start}
 
 
@@ -59,16 +73,19 @@ def main():
     if not torch.cuda.is_available():
         sys.exit("No CUDA GPU visible: this script measures GPU actors; run it on a machine with one.")
     args.workloads = ["annotate", "objects"]
-    inputs = {"posts": bench.write_posts(bench.TMP / "posts.jsonl", args.posts),
-              "objects": bench.write_photos(bench.TMP / "photos", args.images)}
+    inputs = {
+        "posts": bench.write_posts(bench.TMP / "posts.jsonl", args.posts),
+        "objects": bench.write_photos(bench.TMP / "photos", args.images),
+    }
     inputs["model"] = bench.build_model(bench.TMP / "model", "all-MiniLM-L6-v2")
     sizes = {"annotate": args.batch_size, "objects": args.image_batch_size}
     results = {}
     for workload in args.workloads:
         for tag in ("short", "full"):
             subset = bench.subset(inputs, workload, args, 1, tag)
-            results[(workload, "local", tag)] = bench.run_local(workload, subset, sizes[workload], tag, gpu_id=0,
-                                                                detector=DETECTOR)
+            results[(workload, "local", tag)] = bench.run_local(
+                workload, subset, sizes[workload], tag, gpu_id=0, detector=DETECTOR
+            )
             print(workload, "local", tag, results[(workload, "local", tag)], flush=True)
     import ray
 
@@ -89,8 +106,10 @@ def main():
         ray.shutdown()
     print(f"\nMachine: {bench.machine_line()}, GPU {torch.cuda.get_device_name(0)}")
     print(f"Command: `python benchmarks/gpu_ray_actors.py {' '.join(sys.argv[1:])}`")
-    print("| workload | engine | num_gpus per worker | workers | items | job s | start-up s | items/s (steady) "
-          "| × 1 GPU worker |")
+    print(
+        "| workload | engine | num_gpus per worker | workers | items | job s | start-up s | items/s (steady) "
+        "| × 1 GPU worker |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for workload in args.workloads:
         single = bench.steady_rate(results[(workload, 1.0, "full")])
@@ -98,9 +117,11 @@ def main():
             short, full = results[(workload, setting, "short")], results[(workload, setting, "full")]
             rate = bench.steady_rate(full)
             gpus, workers = ("1 (local)", 1) if setting == "local" else (setting, int(round(1 / setting)))
-            print(f"| {workload} | {'local' if setting == 'local' else 'ray'} | {gpus} | {workers} | "
-                  f"{full['timing']['rows']} | {full['timing']['seconds']:.1f} | {short['timing']['seconds']:.1f} | "
-                  f"{rate:.1f} | {bench.ratio(rate, single)} |")
+            print(
+                f"| {workload} | {'local' if setting == 'local' else 'ray'} | {gpus} | {workers} | "
+                f"{full['timing']['rows']} | {full['timing']['seconds']:.1f} | {short['timing']['seconds']:.1f} | "
+                f"{rate:.1f} | {bench.ratio(rate, single)} |"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ The output is rewritten on every run, so that rebuilt images never keep the
 contexts of their old pixels; backend outputs live in a content-hash cache
 (`cache/align` by default), so a rerun costs nothing for unchanged images.
 """
+
 import sys
 from pathlib import Path
 from typing import Optional

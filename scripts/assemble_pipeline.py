@@ -2,6 +2,7 @@
 
 The logic lives in the package (spacy_ita/assemble.py), so pip users get the same command.
 """
+
 import sys
 from pathlib import Path
 

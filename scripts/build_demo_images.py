@@ -16,6 +16,7 @@ Rendering is deterministic: a fixed canvas per style and the font embedded in
 Pillow (no system fonts), so every machine builds the same pixels and the
 images need not be committed.
 """
+
 import json
 import shutil
 from importlib.util import find_spec
@@ -70,8 +71,7 @@ def render_text_image(spec: dict) -> Image.Image:
     headline_font = fit_font(draw, lines[headline], max_width, int(line_height))
     small_size = int(min(line_height * 0.6, headline_font.size * 0.7))
     fonts = [
-        headline_font if i == headline else fit_font(draw, line, max_width, small_size)
-        for i, line in enumerate(lines)
+        headline_font if i == headline else fit_font(draw, line, max_width, small_size) for i, line in enumerate(lines)
     ]
     boxes = [draw.textbbox((0, 0), line, font=font) for line, font in zip(lines, fonts)]
     heights = [bottom - top for _, top, _, bottom in boxes]

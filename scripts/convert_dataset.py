@@ -7,6 +7,7 @@ align step when it is not empty, a captions CSV, the image folder, and any
 further context sources (`--extra-contexts a.jsonl,folder/`), which win kind by
 kind over the align step's output in the order given.
 """
+
 import sys
 from pathlib import Path
 from typing import Optional
@@ -43,7 +44,9 @@ def existing(path: Optional[Path], what: str) -> Optional[Path]:
 
 
 def main(
-    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Folder with train.txt, dev.txt/valid.txt, test.txt"),
+    dataset_dir: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="Folder with train.txt, dev.txt/valid.txt, test.txt"
+    ),
     corpus_dir: Path = typer.Argument(..., help="Where <split>.spacy go"),
     contexts: Optional[Path] = typer.Option(None, help="Context JSONL from the align step"),
     extra_contexts: str = typer.Option("", help="Comma-separated further context sources (JSONL files or folders)"),

@@ -1,4 +1,5 @@
 """The one sentence every step prints (and the outputs carry) when it runs on the demo set."""
+
 from wasabi import msg
 
 DEMO_DATASET = "demo"

@@ -5,6 +5,7 @@ one, test.spacy, writing metrics/<dataset>/<split>.json. On the demo set the
 notice goes into each metrics file too, so a number read later out of context
 still says what it is.
 """
+
 import subprocess
 import sys
 from pathlib import Path

@@ -4,6 +4,7 @@ The pipeline's factories live in spacy-ita, so the package must require it
 (spaCy only infers requirements from installed distributions, and a checkout
 run from source has none). On the demo set the description says it is a demo.
 """
+
 import sys
 from pathlib import Path
 

@@ -6,6 +6,7 @@ schedule its model-best would be the untrained step-0 checkpoint. On the demo
 we override the schedule (printed, nothing hidden); real data trains with the
 config as written, plus whatever overrides are passed after `--`.
 """
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """spacy-ita: multimodal NER after ITA (Image-Text Alignments) as spaCy components."""
+
 import os
 
 # Ultralytics probes DNS and sends analytics unless told it is offline; set it

@@ -12,6 +12,7 @@ or a precomputed context on the doc before the pipeline runs:
 
 which is the same as `nlp.pipe` over docs built by `make_doc`.
 """
+
 import warnings
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 

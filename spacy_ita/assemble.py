@@ -11,6 +11,7 @@ tags the post cross-modally, and `nlp(text)` still tags it text-only (the
 aligner leaves docs without an image, and their contexts, untouched).
 The vision models load on the first image, not at `spacy.load`.
 """
+
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional, Tuple, Union
 

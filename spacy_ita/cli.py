@@ -2,6 +2,7 @@
 
 Commands import their heavy dependencies lazily so that `--help` stays fast.
 """
+
 import typer
 
 app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignments).", no_args_is_help=True)

@@ -1,6 +1,7 @@
 """`python -m spacy_ita evaluate-views MODEL DATA`: score a trained pipeline in
 both views — cross-modal (the post plus its visual context, where it has one)
 and text-only (the context ignored) — with spaCy's own NER scorer."""
+
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -65,9 +66,11 @@ def print_table(results: Dict[str, Dict[str, Any]]) -> None:
     rows = []
     for view, r in results.items():
         per_type = r["ents_per_type"] or {}
-        rows.append([view, f"{100 * r['ents_p']:.2f}", f"{100 * r['ents_r']:.2f}", f"{100 * r['ents_f']:.2f}"]
-                    + [f"{100 * per_type[t]['f']:.2f}" if t in per_type else "-" for t in types]
-                    + [f"{r['docs_per_second']:.1f}"])
+        rows.append(
+            [view, f"{100 * r['ents_p']:.2f}", f"{100 * r['ents_r']:.2f}", f"{100 * r['ents_f']:.2f}"]
+            + [f"{100 * per_type[t]['f']:.2f}" if t in per_type else "-" for t in types]
+            + [f"{r['docs_per_second']:.1f}"]
+        )
     msg.table(rows, header=header, divider=True)
 
 
@@ -87,8 +90,11 @@ def evaluate_views(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
-    reader = create_mner_corpus(str(data), captions=str(captions) if captions else None,
-                                contexts=[str(c) for c in contexts] if contexts else None)
+    reader = create_mner_corpus(
+        str(data),
+        captions=str(captions) if captions else None,
+        contexts=[str(c) for c in contexts] if contexts else None,
+    )
     examples = list(reader(nlp))
     with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
     msg.info(f"{len(examples)} docs, {with_context} with a visual context")
@@ -96,6 +102,14 @@ def evaluate_views(
     print_table(results)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(output, {"model": str(model), "data": str(data), "n_docs": len(examples),
-                                  "n_with_context": with_context, **results})
+        srsly.write_json(
+            output,
+            {
+                "model": str(model),
+                "data": str(data),
+                "n_docs": len(examples),
+                "n_with_context": with_context,
+                **results,
+            },
+        )
         msg.good(f"Saved scores to {output}")

@@ -10,6 +10,7 @@ with srsly's msgpack. PIL images and paths are not msgpack types, so we register
 msgpack encoders for them: a PIL image travels as lossless PNG bytes and comes
 back as a PIL image, a Path comes back as a Path.
 """
+
 import io
 from pathlib import Path, PurePath
 

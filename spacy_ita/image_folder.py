@@ -4,6 +4,7 @@
 posts, so the image a post is tagged with is the image whose context it reads.
 It lives outside `aligners` and `data` so both import it without importing each other.
 """
+
 import logging
 from pathlib import Path
 from typing import Dict, Union

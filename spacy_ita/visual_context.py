@@ -14,6 +14,7 @@ Doc.to_bytes) and JSON (the per-image context files) without custom code:
 post that is not from the image alone) come from elsewhere. The tagger does not
 care where a kind came from: each is one piece of text after the post.
 """
+
 import logging
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -47,7 +48,9 @@ def warn_unknown_fields(raw: Dict[str, Any], where: str = "visual context") -> L
         _warned_unknown_fields.add(key)
         logger.warning(
             "%s: field(s) %s are not context kinds and are not read (known kinds: %s)",
-            where, ", ".join(repr(u) for u in unknown), ", ".join(CONTEXT_KINDS),
+            where,
+            ", ".join(repr(u) for u in unknown),
+            ", ".join(CONTEXT_KINDS),
         )
     return unknown
 

@@ -5,6 +5,7 @@ self-contained file), the visual contexts the aligner extracted from it, and
 the entities drawn by displaCy. `python -m spacy_ita render` wraps it for one
 post.
 """
+
 import base64
 import html
 import io
@@ -67,8 +68,11 @@ def context_html(context: Optional[Dict[str, Any]]) -> str:
     caption = html.escape(ctx["caption"])
     ocr = _chips(ctx["ocr"])
     # Texts that come from elsewhere than the aligner: shown only when present.
-    extra = "".join(f"<dt>{kind.capitalize()}</dt><dd>{html.escape(ctx[kind])}</dd>"
-                    for kind in ("description", "knowledge") if ctx[kind])
+    extra = "".join(
+        f"<dt>{kind.capitalize()}</dt><dd>{html.escape(ctx[kind])}</dd>"
+        for kind in ("description", "knowledge")
+        if ctx[kind]
+    )
     return (
         '<dl class="ita-context">'
         f"<dt>Objects</dt><dd>{objects or empty}</dd>"

@@ -1,4 +1,5 @@
 """Test-wide settings: never touch the network, never write into the user's home."""
+
 import os
 import tempfile
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Shared by the tests/test_reliability_*.py modules: one tiny trained ita_ner per
 test session (training it is the slow part), handed out as fresh copies."""
+
 import functools
 import random
 
@@ -10,11 +11,22 @@ from spacy.training import Example
 
 import spacy_ita  # noqa: F401
 
-NAMES = {"Obama": "PER", "Paris": "LOC", "Google": "ORG", "Messi": "PER",
-         "London": "LOC", "Apple": "ORG", "Trump": "PER", "Berlin": "LOC"}
+NAMES = {
+    "Obama": "PER",
+    "Paris": "LOC",
+    "Google": "ORG",
+    "Messi": "PER",
+    "London": "LOC",
+    "Apple": "ORG",
+    "Trump": "PER",
+    "Berlin": "LOC",
+}
 TEMPLATE = ["RT", "@user", ":", "I", "love", None, "so", "much", "#", "fun"]
-CONTEXT = {"caption": "a photo of a man in a city", "objects": [{"label": "person", "count": 1, "score": 0.9}],
-           "ocr": ["NEWS"]}
+CONTEXT = {
+    "caption": "a photo of a man in a city",
+    "objects": [{"label": "person", "count": 1, "score": 0.9}],
+    "ocr": ["NEWS"],
+}
 
 
 def tiny_nlp(**config) -> spacy.Language:
@@ -49,7 +61,7 @@ def _trained_bytes(epochs: int = 20, seed: int = 0) -> bytes:
     for _ in range(epochs):
         random.shuffle(examples)
         for start in range(0, len(examples), 5):
-            nlp.update(examples[start:start + 5], sgd=optimizer)
+            nlp.update(examples[start : start + 5], sgd=optimizer)
     return nlp.to_bytes()
 
 

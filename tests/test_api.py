@@ -1,4 +1,5 @@
 """spacy_ita.api: one doc with its image, text-only, and the batch forms."""
+
 import pytest
 import spacy
 from PIL import Image
@@ -35,8 +36,10 @@ def square(colour):
 def nlp():
     """image_aligner -> ita_ner (tiny encoder, initialized; its predictions are not the point here)."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("image_aligner", config={"backends": {"objects": None, "ocr": None,
-                                                       "caption": {"@misc": "test_api.ColourCaptioner.v1"}}})
+    nlp.add_pipe(
+        "image_aligner",
+        config={"backends": {"objects": None, "ocr": None, "caption": {"@misc": "test_api.ColourCaptioner.v1"}}},
+    )
     nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}})
     reference = Doc(nlp.vocab, words=["I", "love", "Paris"])
     reference.ents = [Span(reference, 2, 3, "LOC")]
@@ -53,7 +56,13 @@ def test_doc_with_image_is_aligned(nlp):
 def test_text_only_and_precomputed_context(nlp):
     assert nlp("I love Paris")._.visual_context is None
     doc = nlp(make_doc(nlp, "I love Paris", visual_context={"ocr": "PARIS"}))
-    assert doc._.visual_context == {"objects": [], "caption": "", "ocr": ["PARIS"], "description": "", "knowledge": ""}  # untouched by the aligner
+    assert doc._.visual_context == {
+        "objects": [],
+        "caption": "",
+        "ocr": ["PARIS"],
+        "description": "",
+        "knowledge": "",
+    }  # untouched by the aligner
 
 
 def test_pipe_with_images_keeps_order_and_mixes_forms(nlp):
@@ -74,7 +83,10 @@ def test_as_tuples_pattern(nlp):
     rows = [("I love Paris", {"id": 1, "image": square("red")}), ("I love Paris", {"id": 2})]
     pairs = ((make_doc(nlp, text, image=row.get("image")), row) for text, row in rows)
     got = [(row["id"], doc._.visual_context) for doc, row in nlp.pipe(pairs, as_tuples=True)]
-    assert got[0] == (1, {"objects": [], "caption": "a red square", "ocr": [], "description": "", "knowledge": ""}) and got[1] == (2, None)
+    assert got[0] == (
+        1,
+        {"objects": [], "caption": "a red square", "ocr": [], "description": "", "knowledge": ""},
+    ) and got[1] == (2, None)
 
 
 def test_image_without_aligner_warns(nlp):

@@ -1,4 +1,5 @@
 """`python -m spacy_ita assemble`: an image_aligner goes in front of a trained ita_ner."""
+
 import pytest
 import spacy
 from PIL import Image
@@ -82,7 +83,8 @@ def test_assemble_prints_the_kinds_beside_the_trained_ones(cli, tmp_path):
     result = cli(tmp_path / "captions-model", tmp_path / "out", "--detector", "yolov10n")
     assert result.exit_code == 0, result.output
     assert "The aligner produces: objects, ocr; ita_ner was trained on: caption (1 docs), knowledge (1 docs)" in (
-        " ".join(result.output.split()))
+        " ".join(result.output.split())
+    )
     assert "produces none of the kinds the model was trained on" in " ".join(result.output.split())
 
 

@@ -1,5 +1,6 @@
 """benchmarks/bench_real_data.py --smoke end to end (tiny encoder, a few dozen
 real posts, one epoch per system), and the per-epoch timing of its hooks."""
+
 import json
 import os
 import subprocess
@@ -31,8 +32,10 @@ def test_epoch_seconds_excludes_evaluation_and_checkpoints():
     assert [e["wall_seconds"] for e in timing["epochs"]] == [10.0, 5.0]
     assert timing["eval_seconds"] == 2.0 and timing["n_evaluations"] == 1
     assert bench_hooks.best_checkpoint_step(events) == 0
-    later = [{"event": "step", "step": 1, "epoch": 0, "t": 15.0},
-             {"event": "evaluate", "start": 15.5, "end": 16.0, "ents_f": 0.1}]
+    later = [
+        {"event": "step", "step": 1, "epoch": 0, "t": 15.0},
+        {"event": "evaluate", "start": 15.5, "end": 16.0, "ents_f": 0.1},
+    ]
     assert bench_hooks.best_checkpoint_step(events[:3] + later) == 1  # a tie: spaCy keeps the later one
     later[1]["ents_f"] = 0.05
     assert bench_hooks.best_checkpoint_step(events[:3] + later) == 0
@@ -43,9 +46,20 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     out = tmp_path / "bench"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_real_data.py"), "--smoke",
-         "--data-dir", str(shared_data), "--output-dir", str(out)],
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "bench_real_data.py"),
+            "--smoke",
+            "--data-dir",
+            str(shared_data),
+            "--output-dir",
+            str(out),
+        ],
+        cwd=str(REPO_ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| dataset | system | split | view | P | R | F1 |" in proc.stdout
@@ -56,8 +70,12 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     assert {r["system"] for r in results["runs"]} == set(SYSTEMS)
     rows = {(r["system"], r["split"], r["view"]) for r in results["rows"]}
     for split in ("valid", "test"):
-        assert {("ita", split, "cross_modal"), ("ita", split, "text_only"), ("ita_text", split, "text_only"),
-                ("trf_ner", split, "text_only")} <= rows
+        assert {
+            ("ita", split, "cross_modal"),
+            ("ita", split, "text_only"),
+            ("ita_text", split, "text_only"),
+            ("trf_ner", split, "text_only"),
+        } <= rows
     for run in results["runs"]:
         assert run["training"]["peak_rss_mib"] > 0
         assert run["seconds_per_epoch"] > 0 and len(run["training"]["epochs"]) == 1
@@ -77,9 +95,25 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
 
     # --table-only trains nothing: it tabulates the finished runs and names the missing ones.
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_real_data.py"), "--smoke", "--table-only",
-         "--systems", "ita,trf_ner", "--seeds", "0,1", "--data-dir", str(shared_data), "--output-dir", str(out)],
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "bench_real_data.py"),
+            "--smoke",
+            "--table-only",
+            "--systems",
+            "ita,trf_ner",
+            "--seeds",
+            "0,1",
+            "--data-dir",
+            str(shared_data),
+            "--output-dir",
+            str(out),
+        ],
+        cwd=str(REPO_ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "twitter2015 ita seed 1: no finished run with these settings, left out" in proc.stdout
@@ -90,23 +124,50 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     # The side-by-side inference benchmark on the pipelines just trained.
     models = {system: out / "twitter2015" / system / "seed0" / "model" / "model-last" for system in ("ita", "trf_ner")}
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_inference.py"),
-         *[f"{name}={path}" for name, path in models.items()],
-         "--data", str(shared_data / "twitter2015" / "test.txt"), "--docs", "12", "--rounds", "2"],
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "bench_inference.py"),
+            *[f"{name}={path}" for name, path in models.items()],
+            "--data",
+            str(shared_data / "twitter2015" / "test.txt"),
+            "--docs",
+            "12",
+            "--rounds",
+            "2",
+        ],
+        cwd=str(REPO_ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in proc.stdout.splitlines() if line.startswith("| ") and "docs/s" not in line]
-    assert [(r[0], r[1]) for r in rows] == [("ita", "text-only"), ("ita", "cross-modal"),
-                                                          ("trf_ner", "text-only")]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in proc.stdout.splitlines()
+        if line.startswith("| ") and "docs/s" not in line
+    ]
+    assert [(r[0], r[1]) for r in rows] == [("ita", "text-only"), ("ita", "cross-modal"), ("trf_ner", "text-only")]
     assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0
 
     # The same ITA checkpoint read with each context set, and text-only.
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_missing_kinds.py"), str(models["ita"]),
-         "--dataset", "twitter2015", "--data-dir", str(shared_data), "--limit", "6"],
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "bench_missing_kinds.py"),
+            str(models["ita"]),
+            "--dataset",
+            "twitter2015",
+            "--data-dir",
+            str(shared_data),
+            "--limit",
+            "6",
+        ],
+        cwd=str(REPO_ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
@@ -117,8 +178,18 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
 def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
     import bench_real_data
 
-    args = bench_real_data.parse_args(["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"),
-                                       "--max-context-tokens", "128", "--kind-dropout", "0.2"])
+    args = bench_real_data.parse_args(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--max-context-tokens",
+            "128",
+            "--kind-dropout",
+            "0.2",
+        ]
+    )
     splits = {"train": tmp_path / "train.txt", "valid": tmp_path / "valid.txt", "test": None}
 
     def contexts_of(dataset, system):
@@ -126,15 +197,23 @@ def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
         return cmd, json.loads(cmd[cmd.index("--paths.contexts") + 1]) if "--paths.contexts" in cmd else None
 
     cmd, contexts = contexts_of("twitter2017", "ita_all")
-    assert [str(tmp_path / c) for c in ("contexts/blip2-captions.jsonl", "contexts/gpt4-descriptions-twitter2017.jsonl",
-                                        "contexts/pgim-knowledge/twitter2017")] == contexts
+    assert [
+        str(tmp_path / c)
+        for c in (
+            "contexts/blip2-captions.jsonl",
+            "contexts/gpt4-descriptions-twitter2017.jsonl",
+            "contexts/pgim-knowledge/twitter2017",
+        )
+    ] == contexts
     assert "--paths.captions" not in cmd
     # The budget curve scales the total and every kind alike; kind dropout is passed on.
     assert cmd[cmd.index("--components.ita_ner.model.max_context_tokens") + 1] == "128"
     assert cmd[cmd.index("--components.ita_ner.model.context_budget.knowledge") + 1] == "80"
     assert cmd[cmd.index("--components.ita_ner.context_kind_dropout") + 1] == "0.2"
-    assert contexts_of("twitter2015", "ita_image")[1] == [str(tmp_path / "contexts/blip2-captions.jsonl"),
-                                                          str(tmp_path / "contexts/owl-descriptions.jsonl")]
+    assert contexts_of("twitter2015", "ita_image")[1] == [
+        str(tmp_path / "contexts/blip2-captions.jsonl"),
+        str(tmp_path / "contexts/owl-descriptions.jsonl"),
+    ]
     assert contexts_of("twitter2015", "ita_knowledge")[1] == [str(tmp_path / "contexts/pgim-knowledge/twitter2015")]
     cmd, contexts = contexts_of("twitter2015", "ita_text")
     assert contexts is None and '["text"]' in cmd and "--components.ita_ner.context_kind_dropout" not in cmd

@@ -1,4 +1,5 @@
 """The shipped configs build as documented (no training: construction only)."""
+
 from pathlib import Path
 
 import pytest

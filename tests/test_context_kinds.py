@@ -1,6 +1,7 @@
 """Every context kind (objects, ocr, caption, description, knowledge) from several
 sources: reading, merging, the per-kind token budget, kind dropout, the kinds a
 model was trained on, and malformed files (BOM, non-UTF-8)."""
+
 import json
 import logging
 import random
@@ -18,8 +19,10 @@ from spacy_ita.ner.inputs import ViewEncoder
 from spacy_ita.visual_context import CONTEXT_KINDS, context_pieces, context_text, normalize_context
 from spacy_ita.visualize import context_html
 
-DESCRIPTION = ("The image shows a large stadium filled with fans in red shirts , a banner reading "
-               "LIVERPOOL FC hangs above the stand and several players walk onto the pitch") * 3
+DESCRIPTION = (
+    "The image shows a large stadium filled with fans in red shirts , a banner reading "
+    "LIVERPOOL FC hangs above the stand and several players walk onto the pitch"
+) * 3
 KNOWLEDGE = "Named entities: 1. Liverpool (sports team) 2. Anfield (location) Reasoning: the post mentions a match"
 
 
@@ -30,11 +33,14 @@ def write_jsonl(path, rows):
 
 def test_shared_format_lines_are_read_as_they_are(tmp_path):
     """The lines of ../shared/data/contexts: `image_id` and one field named by its kind."""
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"image_id": "17_06_1", "description": DESCRIPTION},
-        {"image_id": "17_06_1", "knowledge": KNOWLEDGE},
-        {"image_id": "17_06_2", "caption": "a dog on a beach"},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"image_id": "17_06_1", "description": DESCRIPTION},
+            {"image_id": "17_06_1", "knowledge": KNOWLEDGE},
+            {"image_id": "17_06_2", "caption": "a dog on a beach"},
+        ],
+    )
     contexts = read_context_jsonl(path)
     assert contexts["17_06_1"]["description"] == DESCRIPTION
     assert contexts["17_06_1"]["knowledge"] == KNOWLEDGE  # merged with the line before, kind by kind
@@ -43,8 +49,10 @@ def test_shared_format_lines_are_read_as_they_are(tmp_path):
 
 
 def test_unknown_field_is_a_warning_naming_it(tmp_path, caplog):
-    path = write_jsonl(tmp_path / "typo.jsonl", [{"image_id": "1", "captions": "a cat", "ocr": ["HI"]},
-                                                 {"image_id": "2", "captions": "a dog"}])
+    path = write_jsonl(
+        tmp_path / "typo.jsonl",
+        [{"image_id": "1", "captions": "a cat", "ocr": ["HI"]}, {"image_id": "2", "captions": "a dog"}],
+    )
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
         contexts = read_context_jsonl(path)
     warnings = [r.getMessage() for r in caplog.records if "'captions'" in r.getMessage()]
@@ -53,12 +61,16 @@ def test_unknown_field_is_a_warning_naming_it(tmp_path, caplog):
 
 
 def test_several_sources_later_wins_kind_by_kind(tmp_path):
-    first = write_jsonl(tmp_path / "first.jsonl", [
-        {"image_id": "1", "caption": "git caption", "ocr": ["SALE"]},
-        {"image_id": "2", "caption": "only in the first"},
-    ])
-    second = write_jsonl(tmp_path / "second.jsonl", [{"image_id": "1", "caption": "blip caption",
-                                                      "description": "a long description"}])
+    first = write_jsonl(
+        tmp_path / "first.jsonl",
+        [
+            {"image_id": "1", "caption": "git caption", "ocr": ["SALE"]},
+            {"image_id": "2", "caption": "only in the first"},
+        ],
+    )
+    second = write_jsonl(
+        tmp_path / "second.jsonl", [{"image_id": "1", "caption": "blip caption", "description": "a long description"}]
+    )
     captions = tmp_path / "captions.csv"
     captions.write_text("image_name;caption\n1.jpg;csv caption\n3.jpg;csv only\n", encoding="utf8")
     sources = VisualSources.load(captions=captions, contexts=[first, second])
@@ -92,13 +104,26 @@ def test_context_folder_of_parquet_parts(tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()
     object_type = pa.list_(pa.struct([("label", pa.string()), ("count", pa.int64()), ("score", pa.float64())]))
-    schema = pa.schema([("image_id", pa.string()), ("objects", object_type), ("ocr", pa.list_(pa.string())),
-                        ("caption", pa.string())])
-    pq.write_table(pa.Table.from_pylist([{"image_id": "1", "objects": [], "ocr": [], "caption": ""}], schema),
-                   folder / "a.parquet")
-    pq.write_table(pa.Table.from_pylist(
-        [{"image_id": "2", "objects": [{"label": "bus", "count": 2, "score": 0.5}], "ocr": ["STOP"], "caption": None}],
-        schema), folder / "b.parquet")
+    schema = pa.schema(
+        [("image_id", pa.string()), ("objects", object_type), ("ocr", pa.list_(pa.string())), ("caption", pa.string())]
+    )
+    pq.write_table(
+        pa.Table.from_pylist([{"image_id": "1", "objects": [], "ocr": [], "caption": ""}], schema), folder / "a.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {
+                    "image_id": "2",
+                    "objects": [{"label": "bus", "count": 2, "score": 0.5}],
+                    "ocr": ["STOP"],
+                    "caption": None,
+                }
+            ],
+            schema,
+        ),
+        folder / "b.parquet",
+    )
     contexts = read_context_jsonl(folder)
     assert contexts["2"]["objects"] == [{"label": "bus", "count": 2, "score": 0.5}] and contexts["2"]["caption"] == ""
 
@@ -175,12 +200,14 @@ contexts = ["{blip}", "{knowledge}"]
 def test_convert_takes_repeated_contexts(tmp_path):
     posts = tmp_path / "posts.txt"
     posts.write_text("IMGID:1\nLiverpool\tB-ORG\n\nIMGID:2\nhello\tO\n", encoding="utf8")
-    blip = write_jsonl(tmp_path / "blip.jsonl", [{"image_id": "1", "caption": "a stadium"},
-                                                 {"image_id": "2", "caption": "a wall"}])
+    blip = write_jsonl(
+        tmp_path / "blip.jsonl", [{"image_id": "1", "caption": "a stadium"}, {"image_id": "2", "caption": "a wall"}]
+    )
     knowledge = write_jsonl(tmp_path / "k.jsonl", [{"image_id": "1", "knowledge": KNOWLEDGE}])
     _register()
-    result = CliRunner().invoke(app, ["convert", str(posts), str(tmp_path / "out.spacy"),
-                                      "--contexts", str(blip), "--contexts", str(knowledge)])
+    result = CliRunner().invoke(
+        app, ["convert", str(posts), str(tmp_path / "out.spacy"), "--contexts", str(blip), "--contexts", str(knowledge)]
+    )
     assert result.exit_code == 0, result.output
     assert "caption 2" in result.output and "knowledge 1" in result.output
     docs = list(read_docbin(tmp_path / "out.spacy"))
@@ -205,8 +232,9 @@ def decode_words(tokenizer, ids):
 
 
 def test_each_kind_is_cut_at_a_word_to_its_budget(tokenizer):
-    encoder = ViewEncoder(tokenizer, max_length=128, max_context_tokens=48,
-                          context_budget={"caption": 8, "description": 12, "ocr": 8})
+    encoder = ViewEncoder(
+        tokenizer, max_length=128, max_context_tokens=48, context_budget={"caption": 8, "description": 12, "ocr": 8}
+    )
     long_description = "unbelievably " + "a stadium with many supporters " * 20
     pieces = [("caption", "a man on a stage"), ("description", long_description), ("ocr", "LIVERPOOL FC 2 1")]
     ids = encoder.context_ids([pieces])[0]
@@ -224,8 +252,9 @@ def test_each_kind_is_cut_at_a_word_to_its_budget(tokenizer):
 
 def test_total_cap_is_cut_at_a_word_and_a_plain_text_still_works(tokenizer):
     encoder = ViewEncoder(tokenizer, max_length=128, max_context_tokens=10)
-    ids = encoder.context_ids([[("knowledge", "one two three four five six seven eight nine ten eleven twelve")],
-                               "a plain caption", None, []])
+    ids = encoder.context_ids(
+        [[("knowledge", "one two three four five six seven eight nine ten eleven twelve")], "a plain caption", None, []]
+    )
     assert decode_words(tokenizer, ids[0]) == "one two three four five six seven eight nine ten".split()
     assert decode_words(tokenizer, ids[1]) == ["a", "plain", "caption"]
     assert ids[2] == [] and ids[3] == []
@@ -309,9 +338,13 @@ def test_shared_contexts_cover_the_real_posts(shared_data):
     contexts_dir = shared_data / "contexts"
     if not contexts_dir.is_dir():
         pytest.skip(f"shared contexts not found at {contexts_dir}")
-    sources = VisualSources.load(contexts=[contexts_dir / "blip2-captions.jsonl",
-                                           contexts_dir / "gpt4-descriptions-twitter2017.jsonl",
-                                           contexts_dir / "pgim-knowledge" / "twitter2017"])
+    sources = VisualSources.load(
+        contexts=[
+            contexts_dir / "blip2-captions.jsonl",
+            contexts_dir / "gpt4-descriptions-twitter2017.jsonl",
+            contexts_dir / "pgim-knowledge" / "twitter2017",
+        ]
+    )
     ids = [r.image_id for r in read_mner(shared_data / "twitter2017" / "valid.txt")]
     kinds = {kind: sum(bool((sources.context_for(i) or {}).get(kind)) for i in ids) for kind in CONTEXT_KINDS}
     assert len(ids) == 723

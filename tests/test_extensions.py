@@ -1,4 +1,5 @@
 """doc._.image / image_id / visual_context are declared once and survive DocBin and Doc.to_bytes."""
+
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,13 @@ import spacy_ita  # noqa: F401
 from spacy_ita.extensions import register_extensions
 from spacy_ita.visual_context import context_text, normalize_context
 
-CONTEXT = {"objects": [{"label": "person", "count": 2, "score": 0.91}], "caption": "two men on a stage",
-           "ocr": ["TAYLOR SWIFT", "THE ERAS TOUR"],
-           "description": "Two men stand on a stage under a banner that reads THE ERAS TOUR.",
-           "knowledge": "Named entities: 1. Taylor Swift (person/singer)"}
+CONTEXT = {
+    "objects": [{"label": "person", "count": 2, "score": 0.91}],
+    "caption": "two men on a stage",
+    "ocr": ["TAYLOR SWIFT", "THE ERAS TOUR"],
+    "description": "Two men stand on a stage under a banner that reads THE ERAS TOUR.",
+    "knowledge": "Named entities: 1. Taylor Swift (person/singer)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,11 @@ def test_extensions_survive_docbin_and_to_bytes(nlp, kind):
     image = image_values()[kind]
     doc = nlp("Swift on stage tonight")
     doc._.image, doc._.image_id, doc._.visual_context = image, "16_05_01_123", CONTEXT
-    from_docbin = next(DocBin(docs=[doc], store_user_data=True).from_bytes(
-        DocBin(docs=[doc], store_user_data=True).to_bytes()).get_docs(nlp.vocab))
+    from_docbin = next(
+        DocBin(docs=[doc], store_user_data=True)
+        .from_bytes(DocBin(docs=[doc], store_user_data=True).to_bytes())
+        .get_docs(nlp.vocab)
+    )
     from_bytes = Doc(nlp.vocab).from_bytes(doc.to_bytes())
     for restored in (from_docbin, from_bytes):
         assert same_image(image, restored._.image)

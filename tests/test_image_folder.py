@@ -1,4 +1,5 @@
 """One image index: `align-images` aligns exactly the files `convert` attaches to the posts."""
+
 import logging
 
 import pytest

@@ -1,6 +1,7 @@
 """A trained image_aligner + ita_ner pipeline survives `spacy package` and an
 isolated install: a fresh interpreter loads it by package name and tags posts
 with an image, text-only and in batches."""
+
 import json
 import os
 import random
@@ -34,7 +35,10 @@ def bus_image() -> Path:
 def train_tiny_pipeline(output: Path) -> None:
     """image_aligner (fast yolov10n, no OCR) -> ita_ner (tiny BERT) fitted to 'took the bus in <city>'."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("image_aligner", config={"backends": {"objects": {"@misc": "spacy_ita.YOLODetector.v1", "model": "yolov10n"}, "ocr": None}})
+    nlp.add_pipe(
+        "image_aligner",
+        config={"backends": {"objects": {"@misc": "spacy_ita.YOLODetector.v1", "model": "yolov10n"}, "ocr": None}},
+    )
     nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}})
     examples = []
     for i, city in enumerate(CITIES):
@@ -51,7 +55,7 @@ def train_tiny_pipeline(output: Path) -> None:
     for _ in range(15):
         random.shuffle(examples)
         for start in range(0, len(examples), 3):
-            nlp.update(examples[start:start + 3], sgd=optimizer)
+            nlp.update(examples[start : start + 3], sgd=optimizer)
     nlp.to_disk(output)
 
 
@@ -103,8 +107,19 @@ def test_packaged_pipeline_installs_and_runs_in_a_fresh_interpreter(tmp_path):
     assert any(r.startswith("spacy-ita") for r in requirements), requirements
 
     site = tmp_path / "site"
-    run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-        "--target", site, sdist)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--target",
+        site,
+        sdist,
+    )
     # A fresh interpreter whose only way to the package is PYTHONPATH (spacy-ita itself comes from the environment).
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = run(sys.executable, "-c", LOAD_AND_TAG, f"en_{PACKAGE}", bus_image(), env=env, cwd=tmp_path).stdout

@@ -2,6 +2,7 @@
 score_views) equals two independent implementations, seqeval's default mode and
 a conlleval-style chunk counter, on the Twitter-2015 valid set with predictions
 full of stray I- tags."""
+
 from typing import List, Set, Tuple
 
 import pytest

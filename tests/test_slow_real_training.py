@@ -4,6 +4,7 @@ Run with `python -m pytest -m slow`. They train the default config the way a use
 would (`spacy train`) on Twitter-2015 train with the real machine captions and
 check the model learned the task in both views.
 """
+
 import os
 import subprocess
 import sys
@@ -19,17 +20,44 @@ def test_ita_trains_on_twitter2015_and_scores_both_views(shared_data, tmp_path):
     data = shared_data / "twitter2015"
     captions = shared_data / "captions-git-base" / "captions.csv"
     subprocess.run(
-        [sys.executable, "-m", "spacy", "train", "configs/ita.cfg", "--output", str(tmp_path / "model"),
-         "--paths.train", str(data / "train.txt"), "--paths.dev", str(data / "valid.txt"),
-         "--paths.captions", str(captions), "--training.max_epochs", "1",
-         "--training.optimizer.learn_rate.total_steps", "250"],
-        check=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "train",
+            "configs/ita.cfg",
+            "--output",
+            str(tmp_path / "model"),
+            "--paths.train",
+            str(data / "train.txt"),
+            "--paths.dev",
+            str(data / "valid.txt"),
+            "--paths.captions",
+            str(captions),
+            "--training.max_epochs",
+            "1",
+            "--training.optimizer.learn_rate.total_steps",
+            "250",
+        ],
+        check=True,
+        env=env,
     )
     metrics = tmp_path / "valid.json"
     subprocess.run(
-        [sys.executable, "-m", "spacy_ita", "evaluate-views", str(tmp_path / "model" / "model-best"),
-         str(data / "valid.txt"), "--captions", str(captions), "--output", str(metrics)],
-        check=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "spacy_ita",
+            "evaluate-views",
+            str(tmp_path / "model" / "model-best"),
+            str(data / "valid.txt"),
+            "--captions",
+            str(captions),
+            "--output",
+            str(metrics),
+        ],
+        check=True,
+        env=env,
     )
     scores = srsly.read_json(metrics)
     assert scores["n_with_context"] == 917

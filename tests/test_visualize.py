@@ -1,4 +1,5 @@
 """The HTML view: image, visual contexts and entities on one self-contained page."""
+
 import base64
 import io
 

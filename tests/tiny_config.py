@@ -3,6 +3,7 @@
 Overrides on ita.cfg rather than a second config file, so that every key the
 real config gains or changes reaches the tests too: only these differ.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List
 

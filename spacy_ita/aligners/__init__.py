@@ -1,4 +1,5 @@
 """Image → text alignments (object tags, caption, OCR) as a spaCy component."""
+
 from .backend import AlignmentBackend, shared_model
 from .cache import AlignmentCache, create_alignment_cache
 from .captioner import HFCaptioner, create_hf_captioner

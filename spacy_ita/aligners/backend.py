@@ -1,5 +1,6 @@
 """What every image-to-text backend shares: a context kind, a settings
 signature for the cache, and a model loaded on first use, once per process."""
+
 import json
 import threading
 from typing import Any, Callable, Dict, Hashable, List

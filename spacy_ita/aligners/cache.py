@@ -7,6 +7,7 @@ small JSON file written to a temp file and moved into place with os.replace,
 which is atomic: concurrent readers see the old entry, the new one or none,
 never half a file; concurrent writers of one key write the same value.
 """
+
 import hashlib
 import json
 import os

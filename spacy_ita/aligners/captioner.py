@@ -4,6 +4,7 @@ No captioning weights ship offline, so the default pipeline leaves this backend
 off; name a hub model or a local directory in the config to turn it on. With
 HF_HUB_OFFLINE=1 a hub name resolves from the local Hugging Face cache only.
 """
+
 from typing import Any, List
 
 from PIL import Image

@@ -7,6 +7,7 @@ dropped and redone. Unreadable images get an empty context (and a warning), so
 a rerun does not retry them forever. With `--engine ray` each backend is a stage
 of Ray actors (spacy_ita/batch) and OUT may also be a folder of part files.
 """
+
 import json
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional, Set
@@ -33,11 +34,19 @@ STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of pa
 
 def align_images(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images; the file stem is the image id.")],
-    output_jsonl: Annotated[Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")],
+    output_jsonl: Annotated[
+        Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")
+    ],
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")] = True,
-    detector: Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")] = "yolov8s-world",
-    caption_model: Annotated[Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Content-hash cache of backend outputs, shared across runs.")] = None,
+    detector: Annotated[
+        str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")
+    ] = "yolov8s-world",
+    caption_model: Annotated[
+        Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")
+    ] = None,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Content-hash cache of backend outputs, shared across runs.")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per backend call.")] = 16,
     gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the models on CUDA.")] = False,
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
@@ -69,14 +78,30 @@ def align_images(
     )
     images = list(index_images(images_dir).values())  # the files `convert` attaches, one per id
     if engine != "local":
-        align_on_ray(images, output_jsonl, engine=engine, backends=backends, ocr=ocr, detector=detector,
-                     caption_model=caption_model, cache_dir=cache_dir, batch_size=batch_size, address=address,
-                     workers=workers, cpus=cpus_per_worker, gpus=gpus_per_worker, output_format=output_format,
-                     code=code)
+        align_on_ray(
+            images,
+            output_jsonl,
+            engine=engine,
+            backends=backends,
+            ocr=ocr,
+            detector=detector,
+            caption_model=caption_model,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            address=address,
+            workers=workers,
+            cpus=cpus_per_worker,
+            gpus=gpus_per_worker,
+            output_format=output_format,
+            code=code,
+        )
         return
     done = finished_ids(output_jsonl)
     todo = [path for path in images if path.stem not in done]
-    msg.info(f"{len(images)} images in {images_dir}: {len(images) - len(todo)} already in {output_jsonl}, {len(todo)} to align")
+    msg.info(
+        f"{len(images)} images in {images_dir}: {len(images) - len(todo)} already in {output_jsonl}, "
+        f"{len(todo)} to align"
+    )
     output_jsonl.parent.mkdir(parents=True, exist_ok=True)
     with output_jsonl.open("a", encoding="utf8") as out, tqdm(total=len(todo), unit="img", desc="align-images") as bar:
         for batch in minibatch(todo, size=batch_size):
@@ -87,10 +112,24 @@ def align_images(
     msg.good(f"Wrote visual contexts for {len(todo)} images to {output_jsonl}")
 
 
-def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dict[str, Optional[dict]], ocr: bool,
-                 detector: str, caption_model: Optional[str], cache_dir: Optional[Path], batch_size: int,
-                 address: Optional[str], workers, cpus, gpus, output_format: Optional[str],
-                 code: Optional[Path]) -> None:
+def align_on_ray(
+    images: List[Path],
+    output: Path,
+    *,
+    engine: str,
+    backends: Dict[str, Optional[dict]],
+    ocr: bool,
+    detector: str,
+    caption_model: Optional[str],
+    cache_dir: Optional[Path],
+    batch_size: int,
+    address: Optional[str],
+    workers,
+    cpus,
+    gpus,
+    output_format: Optional[str],
+    code: Optional[Path],
+) -> None:
     """--engine ray: one Ray stage per backend, written to a .jsonl file or a folder of part files."""
     from ..batch.cli import ray_options_for_align
     from ..batch.jobs import align_images_on_ray, check_engine
@@ -99,12 +138,18 @@ def align_on_ray(images: List[Path], output: Path, *, engine: str, backends: Dic
         check_engine(engine)
         ray = ray_options_for_align(address, [name for name, config in backends.items() if config], workers, cpus, gpus)
         timing = align_images_on_ray(
-            images, output, backends=backends,
+            images,
+            output,
+            backends=backends,
             gpu_backends=backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=True),
-            ray=ray, batch_size=batch_size, cache_dir=cache_dir, output_format=output_format,
+            ray=ray,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            output_format=output_format,
             code=str(code) if code else None,
             on_listed=lambda total, todo: msg.info(
-                f"{total} images: {total - todo} already in {output}, {todo} to align"),
+                f"{total} images: {total - todo} already in {output}, {todo} to align"
+            ),
         )
     except (ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)

@@ -11,6 +11,7 @@ captioner is added by naming a model:
 and a default backend is turned off with `objects = null` under
 [components.image_aligner.backends].
 """
+
 import logging
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
@@ -46,7 +47,9 @@ DEFAULT_CONFIG = {
 def make_image_aligner(
     nlp: Language,
     name: str,
-    backends: Dict[str, Any],  # AlignmentBackend or None; checked in ImageAligner (config validation cannot see inside dicts)
+    backends: Dict[
+        str, Any
+    ],  # AlignmentBackend or None; checked in ImageAligner (config validation cannot see inside dicts)
     cache: Optional[AlignmentCache],
     batch_size: int,
     max_image_pixels: int,
@@ -94,7 +97,9 @@ class ImageAligner:
         self.backends = {key: backend for key, backend in backends.items() if backend is not None}
         for key, backend in self.backends.items():
             if not isinstance(backend, AlignmentBackend):
-                raise ValueError(f"Backend '{key}' of {name} is {backend!r}, not an AlignmentBackend (a registered @misc backend).")
+                raise ValueError(
+                    f"Backend '{key}' of {name} is {backend!r}, not an AlignmentBackend (a registered @misc backend)."
+                )
         self.cache = cache
         self.batch_size = batch_size
         self.max_image_pixels = max_image_pixels

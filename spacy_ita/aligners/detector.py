@@ -1,4 +1,5 @@
 """Object tags with an Ultralytics YOLO detector (YOLOv8-World, YOLOv10, …)."""
+
 from typing import Any, Dict, List, Mapping, Optional
 
 from PIL import Image
@@ -27,9 +28,7 @@ class YOLODetector(AlignmentBackend):
         results = model.predict(
             list(images), conf=s["confidence"], imgsz=s["image_size"], device=s["device"], verbose=False
         )
-        return [
-            fold_detections(r.boxes.cls.tolist(), r.boxes.conf.tolist(), names, s["max_tags"]) for r in results
-        ]
+        return [fold_detections(r.boxes.cls.tolist(), r.boxes.conf.tolist(), names, s["max_tags"]) for r in results]
 
 
 def plain_class_names(names: Mapping[int, str]) -> Dict[int, str]:

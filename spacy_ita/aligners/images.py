@@ -4,6 +4,7 @@ A bad image must never stop a run: every failure is logged as a warning on the
 `spacy_ita` logger and the caller gets None (the doc goes on text-only).
 Odd but valid images (CMYK, alpha, grayscale, 16-bit, animated) are converted.
 """
+
 import hashlib
 import io
 import logging
@@ -40,7 +41,9 @@ def load_image(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Optional[Lo
         return _load(source, max_pixels)
     except Exception as err:  # noqa: BLE001 - decoders raise many types on bad input; none may stop a run
         reason = str(err) if isinstance(err, ImageLoadError) else f"{type(err).__name__}: {err}"
-        logger.warning("Skipping image %s: %s; the doc goes on without visual context.", describe_source(source), reason)
+        logger.warning(
+            "Skipping image %s: %s; the doc goes on without visual context.", describe_source(source), reason
+        )
         return None
 
 

@@ -1,4 +1,5 @@
 """OCR with EasyOCR: the text printed in the image, in reading order."""
+
 import tempfile
 from pathlib import Path
 from typing import Any, List, Sequence, Tuple
@@ -57,8 +58,11 @@ class EasyOCRBackend(AlignmentBackend):
         horizontal, free = reader.detect(rgb)
         gray = numpy.asarray(image.convert("L"))
         results = reader.recognize(gray, horizontal[0], free[0])
-        kept = [(box, text.strip()) for box, text, confidence in results
-                if confidence >= self.settings["min_confidence"] and text.strip()]
+        kept = [
+            (box, text.strip())
+            for box, text, confidence in results
+            if confidence >= self.settings["min_confidence"] and text.strip()
+        ]
         return reading_order(kept)
 
 
@@ -95,5 +99,6 @@ def create_easyocr_backend(
     """`model_dir`: a known model name (see resources.KNOWN_MODELS) or a directory
     holding EasyOCR's detection and recognition weights; nothing is downloaded.
     Images larger than `max_side` pixels are scaled down before OCR (0: never)."""
-    return EasyOCRBackend(languages=list(languages), model_dir=model_dir, min_confidence=min_confidence, gpu=gpu,
-                          max_side=max_side)
+    return EasyOCRBackend(
+        languages=list(languages), model_dir=model_dir, min_confidence=min_confidence, gpu=gpu, max_side=max_side
+    )

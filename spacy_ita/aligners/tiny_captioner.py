@@ -1,6 +1,7 @@
 """A tiny random-weights image-to-text model, for testing and timing the
 captioner's plumbing where no real captioning weights exist (offline). Its
 captions are noise: never use it for results."""
+
 from pathlib import Path
 from typing import Union
 
@@ -13,10 +14,10 @@ def save_tiny_captioner(directory: Union[str, Path], tokenizer_model: str = "tin
     from transformers import (
         AutoTokenizer,
         BertConfig,
-        ViTConfig,
-        ViTImageProcessor,
         VisionEncoderDecoderConfig,
         VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
     )
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_model))

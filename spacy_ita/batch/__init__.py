@@ -5,6 +5,7 @@
   Ray Dataset you already hold (ray_engine.py; needs `spacy-ita[ray]`);
 - `PostAnnotator`, `ContextAligner`: the per-batch steps both engines run (steps.py).
 """
+
 from .pools import PoolSpec
 from .posts import PostColumns
 from .ray_engine import align_images, annotate

@@ -7,6 +7,7 @@ row per post: {id, entities: [{text, label, start_char, end_char, confidence}],
 view: cross_modal | text_only, visual_context (the aligned one, when the post
 had an image)}. A rerun skips the ids already in OUTPUT.
 """
+
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -51,17 +52,28 @@ def annotate(
     try:
         pools = stage_pools([NER_STAGE], workers or (), cpus_per_worker or (), gpus_per_worker or ())
         summary = annotate_posts(
-            model, input_path, output, engine=engine,
+            model,
+            input_path,
+            output,
+            engine=engine,
             columns=PostColumns(id=id_column, text=text_column, image=image_column, visual_context=context_column),
-            image_root=image_root, batch_size=batch_size, output_format=output_format,
-            code=str(code) if code else None, gpu_id=gpu_id, ray=RayOptions(address=address, pools=pools),
+            image_root=image_root,
+            batch_size=batch_size,
+            output_format=output_format,
+            code=str(code) if code else None,
+            gpu_id=gpu_id,
+            ray=RayOptions(address=address, pools=pools),
         )
     except (FileNotFoundError, ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)
-    msg.info(f"{summary.posts} posts ({summary.with_image} with an image to align), {summary.bad_rows} unreadable "
-             f"rows skipped, {summary.already_done} already in {output}")
-    msg.good(f"Annotated {summary.annotated} posts ({summary.cross_modal} cross-modal): {summary.entities} entities, "
-             f"{summary.timing.rate:.1f} docs/s, the first after {summary.timing.first_batch_seconds:.1f} s")
+    msg.info(
+        f"{summary.posts} posts ({summary.with_image} with an image to align), {summary.bad_rows} unreadable "
+        f"rows skipped, {summary.already_done} already in {output}"
+    )
+    msg.good(
+        f"Annotated {summary.annotated} posts ({summary.cross_modal} cross-modal): {summary.entities} entities, "
+        f"{summary.timing.rate:.1f} docs/s, the first after {summary.timing.first_batch_seconds:.1f} s"
+    )
 
 
 def ray_options_for_align(address: Optional[str], stages: List[str], workers, cpus, gpus):

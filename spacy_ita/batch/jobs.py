@@ -6,6 +6,7 @@ output (resume), write the results as they come and count them. Only the
 computing of result batches differs between engines: a loop over the
 per-batch step here (`local`), or pools of Ray actors (`ray`).
 """
+
 import json
 import logging
 import time
@@ -138,8 +139,14 @@ def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
         logger.warning("More unreadable rows follow; they are counted, not listed.")
 
 
-def write_all(writer: ResultWriter, batches: Iterable[List[Dict[str, Any]]], total: int, desc: str,
-              progress: bool, timing: JobTiming) -> Iterator[List[Dict[str, Any]]]:
+def write_all(
+    writer: ResultWriter,
+    batches: Iterable[List[Dict[str, Any]]],
+    total: int,
+    desc: str,
+    progress: bool,
+    timing: JobTiming,
+) -> Iterator[List[Dict[str, Any]]]:
     """Write each result batch as it comes; yield the rows actually written (each id once)."""
     start = time.perf_counter()
     with tqdm(total=total, unit="row", desc=desc, disable=not progress) as bar:
@@ -153,8 +160,9 @@ def write_all(writer: ResultWriter, batches: Iterable[List[Dict[str, Any]]], tot
             yield written
 
 
-def annotate_locally(posts: List[Post], model: str, *, batch_size: int, code: Optional[str],
-                     gpu_id: int) -> Iterator[List[Dict[str, Any]]]:
+def annotate_locally(
+    posts: List[Post], model: str, *, batch_size: int, code: Optional[str], gpu_id: int
+) -> Iterator[List[Dict[str, Any]]]:
     if not posts:
         return
     from .steps import PostAnnotator
@@ -166,8 +174,15 @@ def annotate_locally(posts: List[Post], model: str, *, batch_size: int, code: Op
 
 def post_input_rows(posts: List[Post]) -> List[Dict[str, Any]]:
     """Posts as flat rows for a Ray Dataset; the context travels as JSON text (one column type for all)."""
-    return [{"id": p.id, "text": p.text, "image": p.image,
-             "visual_context": None if p.visual_context is None else json.dumps(p.visual_context)} for p in posts]
+    return [
+        {
+            "id": p.id,
+            "text": p.text,
+            "image": p.image,
+            "visual_context": None if p.visual_context is None else json.dumps(p.visual_context),
+        }
+        for p in posts
+    ]
 
 
 def post_input_schema():
@@ -177,8 +192,9 @@ def post_input_schema():
     return pa.schema([(name, pa.string()) for name in ("id", "text", "image", "visual_context")])
 
 
-def annotate_on_ray(posts: List[Post], model: str, *, batch_size: int, code: Optional[str],
-                    ray: RayOptions) -> Iterator[List[Dict[str, Any]]]:
+def annotate_on_ray(
+    posts: List[Post], model: str, *, batch_size: int, code: Optional[str], ray: RayOptions
+) -> Iterator[List[Dict[str, Any]]]:
     if not posts:
         return
     from . import ray_engine
@@ -213,8 +229,9 @@ def align_images_on_ray(
     ray = ray or RayOptions()
     stages = [name for name, config in backends.items() if config]
     pools = {name: ray.pools.get(name, PoolSpec()) for name in stages}
-    configs = {name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name]
-               for name in stages}
+    configs = {
+        name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name] for name in stages
+    }
     with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
         todo = [path for path in images if path.stem not in writer.written]
         on_listed(len(images), len(todo))
@@ -224,10 +241,10 @@ def align_images_on_ray(
         rows = [{"image_id": path.stem, "image": str(path.resolve())} for path in todo]
         with ray_engine.ray_cluster(ray.address, pools):
             ds = ray_engine.from_rows(rows, image_input_schema(), batch_size)
-            results = ray_engine.align_images(ds, configs, pools=pools, batch_size=batch_size,
-                                              cache_dir=absolute(cache_dir), code=absolute(code))
-            for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress,
-                               timing):
+            results = ray_engine.align_images(
+                ds, configs, pools=pools, batch_size=batch_size, cache_dir=absolute(cache_dir), code=absolute(code)
+            )
+            for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress, timing):
                 pass
     return timing
 

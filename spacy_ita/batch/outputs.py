@@ -12,6 +12,7 @@ short is dropped (and the file rewritten atomically) when the ids are read
 back, a Parquet part is either whole or absent. Every id is written once: a
 row whose id is already out (a retried batch on Ray) is dropped.
 """
+
 import json
 import os
 import time
@@ -43,8 +44,11 @@ def part_files(folder: Path) -> List[Path]:
     """The finished part files of a folder; hidden and temporary files are not parts."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".jsonl", ".parquet")
-                  and not p.name.startswith((".", "_")))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in (".jsonl", ".parquet") and not p.name.startswith((".", "_"))
+    )
 
 
 def finished_ids(path: Union[str, Path], id_column: str) -> Set[str]:
@@ -90,8 +94,14 @@ class ResultWriter:
     `schema` (a function returning the Arrow schema) is only called for Parquet.
     """
 
-    def __init__(self, path: Union[str, Path], *, id_column: str, schema: Callable[[], Any],
-                 output_format_name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        path: Union[str, Path],
+        *,
+        id_column: str,
+        schema: Callable[[], Any],
+        output_format_name: Optional[str] = None,
+    ) -> None:
         self.path = Path(path)
         self.id_column = id_column
         self.schema = schema

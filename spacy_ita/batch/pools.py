@@ -5,6 +5,7 @@ Each option takes a value for every stage, or `STAGE=VALUE` for one stage
 detector: `--workers 1 --workers ocr=2-6 --gpus-per-worker objects=0.25`.
 A worker count is `N` (a fixed pool) or `MIN-MAX` (a pool Ray grows and shrinks).
 """
+
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -51,8 +52,9 @@ def parse_amount(value: str, option: str) -> float:
     return amount
 
 
-def stage_pools(stages: List[str], workers: Iterable[str] = (), cpus: Iterable[str] = (),
-                gpus: Iterable[str] = ()) -> Dict[str, PoolSpec]:
+def stage_pools(
+    stages: List[str], workers: Iterable[str] = (), cpus: Iterable[str] = (), gpus: Iterable[str] = ()
+) -> Dict[str, PoolSpec]:
     """One PoolSpec per stage from the option values (defaults: 1 worker, 1 CPU, no GPU)."""
     settings = {stage: {} for stage in stages}
     for option, values, parse, keys in (

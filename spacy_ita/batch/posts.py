@@ -6,6 +6,7 @@ row number) and why it was skipped. A bad row never stops the read: the caller
 counts and reports them. Image paths are read relative to the posts file's
 folder unless an image root is given, so a dataset folder can move as a whole.
 """
+
 import csv
 import json
 from dataclasses import dataclass
@@ -52,18 +53,23 @@ def input_files(path: Union[str, Path]) -> List[Path]:
         raise FileNotFoundError(f"Input not found: {path}")
     if path.is_file():
         if path.suffix.lower() not in POST_SUFFIXES:
-            raise ValueError(f"{path}: unknown posts format '{path.suffix}', "
-                             f"expected one of {', '.join(POST_SUFFIXES)}")
+            raise ValueError(
+                f"{path}: unknown posts format '{path.suffix}', expected one of {', '.join(POST_SUFFIXES)}"
+            )
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in POST_SUFFIXES
-                   and not p.name.startswith((".", "_")))
+    files = sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and p.suffix.lower() in POST_SUFFIXES and not p.name.startswith((".", "_"))
+    )
     if not files:
         raise ValueError(f"{path}: no posts files ({', '.join(POST_SUFFIXES)}) in this folder")
     return files
 
 
-def read_posts(path: Union[str, Path], columns: PostColumns = PostColumns(),
-               image_root: Optional[Union[str, Path]] = None) -> Iterator[Union[Post, BadRow]]:
+def read_posts(
+    path: Union[str, Path], columns: PostColumns = PostColumns(), image_root: Optional[Union[str, Path]] = None
+) -> Iterator[Union[Post, BadRow]]:
     """Every row of every input file, in order; a repeated id is a BadRow (the output is keyed by id)."""
     first_seen: Dict[str, str] = {}
     for file_path in input_files(path):
@@ -124,8 +130,9 @@ def _parquet_records(path: Path):
             yield f"{path}:{row_number}", record
 
 
-def post_from_record(record: Dict[str, Any], columns: PostColumns, where: str = "",
-                     image_root: Optional[Path] = None) -> Union[Post, BadRow]:
+def post_from_record(
+    record: Dict[str, Any], columns: PostColumns, where: str = "", image_root: Optional[Path] = None
+) -> Union[Post, BadRow]:
     """A Post, or a BadRow saying what is wrong with the record."""
     post_id = record.get(columns.id)
     if post_id is None or str(post_id).strip() == "":

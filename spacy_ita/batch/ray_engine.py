@@ -14,6 +14,7 @@ as Arrow tables built with the fixed schemas of schema.py.
 
 Ray is imported inside the functions only: spacy_ita works without it.
 """
+
 import contextlib
 import logging
 import os
@@ -25,7 +26,6 @@ from .schema import annotation_schema, context_schema, to_table
 from .steps import ContextAligner, PostAnnotator
 
 logger = logging.getLogger("spacy_ita")
-
 
 
 def require_ray():
@@ -59,8 +59,9 @@ class AnnotateActor:
 class AlignStageActor:
     """One pool worker of one backend's stage: adds that backend's kinds to each row."""
 
-    def __init__(self, backends: Dict[str, dict], id_column: str, image_column: str, keep_image: bool,
-                 settings: Dict[str, Any]) -> None:
+    def __init__(
+        self, backends: Dict[str, dict], id_column: str, image_column: str, keep_image: bool, settings: Dict[str, Any]
+    ) -> None:
         self.aligner = ContextAligner(backends, id_column=id_column, **settings)
         self.id_column = id_column
         self.image_column = image_column
@@ -86,18 +87,37 @@ def _map_pool(ds, actor, pool: PoolSpec, batch_size: int, **constructor_kwargs):
     )
 
 
-def annotate(ds, model_path: str, *, columns: PostColumns = PostColumns(), pool: PoolSpec = PoolSpec(),
-             batch_size: int = 32, code: Optional[str] = None):
+def annotate(
+    ds,
+    model_path: str,
+    *,
+    columns: PostColumns = PostColumns(),
+    pool: PoolSpec = PoolSpec(),
+    batch_size: int = 32,
+    code: Optional[str] = None,
+):
     """Posts -> {id, entities, view, visual_context} rows, tagged by a pool of actors
     that each load the pipeline at `model_path` (a path every node can read)."""
-    settings = {"code": code, "batch_size": batch_size, "torch_threads": pool.torch_threads,
-                "gpu_id": 0 if pool.gpus_per_worker > 0 else -1}  # Ray gives each actor its GPU as device 0
+    settings = {
+        "code": code,
+        "batch_size": batch_size,
+        "torch_threads": pool.torch_threads,
+        "gpu_id": 0 if pool.gpus_per_worker > 0 else -1,
+    }  # Ray gives each actor its GPU as device 0
     return _map_pool(ds, AnnotateActor, pool, batch_size, model=str(model_path), columns=columns, settings=settings)
 
 
-def align_images(ds, backends: Optional[Dict[str, Optional[dict]]] = None, *, id_column: str = "image_id",
-                 image_column: str = "image", pools: Optional[Dict[str, PoolSpec]] = None, batch_size: int = 16,
-                 cache_dir: Optional[str] = None, code: Optional[str] = None):
+def align_images(
+    ds,
+    backends: Optional[Dict[str, Optional[dict]]] = None,
+    *,
+    id_column: str = "image_id",
+    image_column: str = "image",
+    pools: Optional[Dict[str, PoolSpec]] = None,
+    batch_size: int = 16,
+    cache_dir: Optional[str] = None,
+    code: Optional[str] = None,
+):
     """Images -> {image_id, <context kinds>} rows, one stage and pool per enabled backend.
 
     `backends`: the image_aligner's backends config (default: its default
@@ -111,10 +131,18 @@ def align_images(ds, backends: Optional[Dict[str, Optional[dict]]] = None, *, id
         raise ValueError("No backend enabled: nothing to align.")
     for index, name in enumerate(stages):
         pool = (pools or {}).get(name, PoolSpec())
-        settings = {"cache_dir": cache_dir, "batch_size": batch_size, "code": code,
-                    "torch_threads": pool.torch_threads}
-        ds = _map_pool(ds, AlignStageActor, pool, batch_size, backends={name: backends[name]}, id_column=id_column,
-                       image_column=image_column, keep_image=index < len(stages) - 1, settings=settings)
+        settings = {"cache_dir": cache_dir, "batch_size": batch_size, "code": code, "torch_threads": pool.torch_threads}
+        ds = _map_pool(
+            ds,
+            AlignStageActor,
+            pool,
+            batch_size,
+            backends={name: backends[name]},
+            id_column=id_column,
+            image_column=image_column,
+            keep_image=index < len(stages) - 1,
+            settings=settings,
+        )
     return ds
 
 
@@ -144,7 +172,7 @@ def from_rows(rows: List[Dict[str, Any]], schema, block_rows: int):
     One block is one task: blocks of about a batch let every worker of a pool
     take work (one large block would go to one worker)."""
     ray = require_ray()
-    tables = [to_table(rows[start:start + block_rows], schema) for start in range(0, len(rows), block_rows)]
+    tables = [to_table(rows[start : start + block_rows], schema) for start in range(0, len(rows), block_rows)]
     return ray.data.from_arrow(tables or [to_table([], schema)])
 
 

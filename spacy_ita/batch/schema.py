@@ -6,6 +6,7 @@ parts cannot be read back as one dataset: every table is built with these
 schemas instead of letting Arrow infer one per batch. pyarrow is imported on
 first use (it comes with the `ray` extra); JSONL needs none of this.
 """
+
 from typing import Any, Dict, List
 
 from ..visual_context import CONTEXT_KINDS, LIST_KINDS
@@ -46,14 +47,23 @@ def context_schema(id_column: str = "image_id"):
 def annotation_schema(id_column: str = "id"):
     """One row per post: id, entities, the view the tagger used, the aligned context (null without image)."""
     pa = pyarrow()
-    entity = pa.struct([("text", pa.string()), ("label", pa.string()), ("start_char", pa.int64()),
-                        ("end_char", pa.int64()), ("confidence", pa.float64())])
-    return pa.schema([
-        pa.field(id_column, pa.string()),
-        pa.field("entities", pa.list_(entity)),
-        pa.field("view", pa.string()),
-        pa.field("visual_context", pa.struct(context_fields())),
-    ])
+    entity = pa.struct(
+        [
+            ("text", pa.string()),
+            ("label", pa.string()),
+            ("start_char", pa.int64()),
+            ("end_char", pa.int64()),
+            ("confidence", pa.float64()),
+        ]
+    )
+    return pa.schema(
+        [
+            pa.field(id_column, pa.string()),
+            pa.field("entities", pa.list_(entity)),
+            pa.field("view", pa.string()),
+            pa.field("visual_context", pa.struct(context_fields())),
+        ]
+    )
 
 
 def to_table(rows: List[Dict[str, Any]], schema):

@@ -8,6 +8,7 @@ Ray engine in each actor of a pool: the rows are the same code path's.
 Both are built from plain settings (a model path, backend configs), never from
 a loaded `Language`: spaCy objects do not survive pickling into another process.
 """
+
 import logging
 from typing import Any, Dict, List, Optional
 
@@ -48,8 +49,15 @@ def set_torch_threads(threads: Optional[int]) -> None:
 class PostAnnotator:
     """Tags batches of posts with the pipeline at `model` (a folder or an installed package)."""
 
-    def __init__(self, model: str, *, code: Optional[str] = None, gpu_id: int = -1,
-                 torch_threads: Optional[int] = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        code: Optional[str] = None,
+        gpu_id: int = -1,
+        torch_threads: Optional[int] = None,
+        batch_size: int = 32,
+    ) -> None:
         import_code(code)
         set_torch_threads(torch_threads)
         if gpu_id >= 0:
@@ -67,8 +75,13 @@ def annotation_row(nlp: Language, post: Post, doc: Doc) -> Dict[str, Any]:
     return {
         "id": post.id,
         "entities": [
-            {"text": ent.text, "label": ent.label_, "start_char": ent.start_char, "end_char": ent.end_char,
-             "confidence": ent._.confidence}
+            {
+                "text": ent.text,
+                "label": ent.label_,
+                "start_char": ent.start_char,
+                "end_char": ent.end_char,
+                "confidence": ent._.confidence,
+            }
             for ent in doc.ents
         ],
         "view": view_of(nlp, doc),
@@ -95,9 +108,16 @@ class ContextAligner:
     stage's) are kept; a bad image gives an empty context, never an exception.
     """
 
-    def __init__(self, backends: Dict[str, Optional[dict]], *, cache_dir: Optional[str] = None,
-                 batch_size: int = 16, code: Optional[str] = None, torch_threads: Optional[int] = None,
-                 id_column: str = "image_id") -> None:
+    def __init__(
+        self,
+        backends: Dict[str, Optional[dict]],
+        *,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 16,
+        code: Optional[str] = None,
+        torch_threads: Optional[int] = None,
+        id_column: str = "image_id",
+    ) -> None:
         import_code(code)
         set_torch_threads(torch_threads)
         enabled = {name: None for name in ALIGNER_DEFAULTS["backends"]}
@@ -110,5 +130,7 @@ class ContextAligner:
 
     def __call__(self, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         contexts = self.aligner.align([row["image"] for row in rows])
-        return [{self.id_column: str(row[self.id_column]), **merge_contexts(row, context)}
-                for row, context in zip(rows, contexts)]
+        return [
+            {self.id_column: str(row[self.id_column]), **merge_contexts(row, context)}
+            for row, context in zip(rows, contexts)
+        ]

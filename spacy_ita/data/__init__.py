@@ -1,4 +1,5 @@
 """MNER data: the Twitter-2015/2017 text format, visual context sources, DocBin conversion, the corpus reader."""
+
 from .contexts import VisualSources, index_images, read_captions, read_context_jsonl
 from .convert import (
     ConversionStats,

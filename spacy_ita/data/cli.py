@@ -1,4 +1,5 @@
 """`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
+
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -14,7 +15,9 @@ def convert(
     input_path: Annotated[
         Path,
         typer.Argument(
-            exists=True, dir_okay=False, help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export to text"
+            exists=True,
+            dir_okay=False,
+            help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export to text",
         ),
     ],
     output_path: Annotated[
@@ -27,7 +30,9 @@ def convert(
     contexts: Annotated[
         Optional[List[Path]],
         typer.Option(
-            "--contexts", "-x", exists=True,
+            "--contexts",
+            "-x",
+            exists=True,
             help="Per-image context JSONL, or a folder of JSONL/Parquet part files (align-images); repeat for "
             "several sources: where two give the same kind for an image, the later one wins",
         ),
@@ -37,7 +42,8 @@ def convert(
         typer.Option("--images", "-i", exists=True, file_okay=False, help="Image folder: <IMGID>.jpg -> doc._.image"),
     ] = None,
 ) -> None:
-    """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set), or a .spacy file back to text."""
+    """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set),
+    or a .spacy file back to text."""
     try:
         if input_path.suffix == ".spacy":
             if captions or contexts or images:

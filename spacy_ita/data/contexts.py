@@ -10,6 +10,7 @@ kinds only the earlier one has are kept (as within one file, where a later line
 for the same image overrides an earlier one kind by kind). The captions CSV
 comes first of all, so a context source's `caption` overrides it.
 """
+
 import csv
 import json
 import logging
@@ -74,7 +75,8 @@ def context_files(path: ContextPath) -> List[Path]:
     if path.is_file():
         return [path]
     files = sorted(
-        p for p in path.rglob("*")
+        p
+        for p in path.rglob("*")
         if p.is_file() and p.suffix in CONTEXT_FILE_SUFFIXES and not p.name.startswith((".", "_"))
     )
     if not files:
@@ -191,7 +193,8 @@ class VisualSources:
             unused_total.update(unused)
             if unused and not self._warned_unused:
                 shown = ", ".join(unused[:_SHOWN_IDS]) + (" ..." if len(unused) > _SHOWN_IDS else "")
-                logger.warning("%s: %d image id(s) in the context source are used by no post: %s",
-                               path, len(unused), shown)
+                logger.warning(
+                    "%s: %d image id(s) in the context source are used by no post: %s", path, len(unused), shown
+                )
         self._warned_unused = self._warned_unused or bool(unused_total)
         return len(unused_total)

@@ -5,6 +5,7 @@ Entities go through spaCy's own BIO handling (`iob_to_biluo` +
 of its type as the start of a new entity, as conlleval and seqeval do. Those
 repairs are counted: written back, such a tag comes out as `B-`.
 """
+
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -11,6 +11,7 @@ values: the ITA NER reads `eg.predicted._.visual_context`.
     # one context source, or a list: files or folders, the later winning kind by kind
     contexts = ["../shared/data/contexts/blip2-captions.jsonl", "../shared/data/contexts/owl-descriptions.jsonl"]
 """
+
 import copy
 import itertools
 import random

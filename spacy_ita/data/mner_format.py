@@ -13,6 +13,7 @@ repeated blank lines, trailing whitespace around tags and ids. Tokens are kept
 byte for byte: the data holds tokens such as `\\xa0`, `\\u200b` or `\\x92` that
 any stripping or `str.splitlines` would lose or split.
 """
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,10 @@ def utf8_lines(path: Union[str, Path]) -> Iterator[Tuple[int, str]]:
                 line = raw.decode("utf8")
             except UnicodeDecodeError as err:
                 raise MNERFormatError(
-                    path, line_number,
-                    f"not UTF-8: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line (save the file as UTF-8)",
+                    path,
+                    line_number,
+                    f"not UTF-8: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line "
+                    "(save the file as UTF-8)",
                 ) from None
             yield line_number, line
 
@@ -125,9 +128,7 @@ def format_mner(records: Iterable[MNERRecord]) -> str:
     blocks = []
     for record in records:
         if len(record.tokens) != len(record.tags):
-            raise ValueError(
-                f"post IMGID:{record.image_id}: {len(record.tokens)} tokens but {len(record.tags)} tags"
-            )
+            raise ValueError(f"post IMGID:{record.image_id}: {len(record.tokens)} tokens but {len(record.tags)} tags")
         lines = [f"{IMGID_PREFIX}{record.image_id}"]
         lines.extend(f"{token}\t{tag}" for token, tag in zip(record.tokens, record.tags))
         blocks.append("\n".join(lines) + "\n")

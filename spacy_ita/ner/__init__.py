@@ -7,6 +7,18 @@ from .tags import TagSet
 from .views import LossWeights, ViewTraining, cross_view_kl, two_view_loss
 
 __all__ = [
-    "ITANER", "make_ita_ner", "build_ita_tagger", "TaggerBatch", "LinearChainCRF", "SoftmaxHead", "tag_heads",
-    "LossWeights", "ViewTraining", "cross_view_kl", "two_view_loss", "EncodedView", "ViewEncoder", "TagSet",
+    "ITANER",
+    "make_ita_ner",
+    "build_ita_tagger",
+    "TaggerBatch",
+    "LinearChainCRF",
+    "SoftmaxHead",
+    "tag_heads",
+    "LossWeights",
+    "ViewTraining",
+    "cross_view_kl",
+    "two_view_loss",
+    "EncodedView",
+    "ViewEncoder",
+    "TagSet",
 ]

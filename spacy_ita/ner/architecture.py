@@ -1,6 +1,7 @@
 """The registered architecture `spacy_ita.ITATagger.v1`: a thinc Model around
 the ITA tagger shim, so spaCy trains, serializes and packages it like any
 other model."""
+
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
@@ -98,8 +99,9 @@ def forward(model: Model, batch: TaggerBatch, is_train: bool):
         view = encoder.encode(batch.words, batch.contexts, device=device)
         output, _ = shim(ArgsKwargs(args=(view,), kwargs={}), is_train=False)
         return output, lambda d_output: batch
-    losses, backprop_shim = shim(ArgsKwargs(args=(), kwargs=encode_training_views(shim, batch, device)),
-                                 is_train=is_train)
+    losses, backprop_shim = shim(
+        ArgsKwargs(args=(), kwargs=encode_training_views(shim, batch, device)), is_train=is_train
+    )
 
     def backprop(d_loss: float = 1.0):
         loss = losses["loss"]
@@ -118,12 +120,20 @@ def encode_training_views(shim: ITATaggerShim, batch: TaggerBatch, device) -> Di
     cross_posts = batch.training.cross_posts(batch.contexts)
     cross_view = None
     if cross_posts:
-        cross_view = encoder.encode([batch.words[i] for i in cross_posts],
-                                    [batch.contexts[i] for i in cross_posts], device=device,
-                                    subwords=[subwords[i] for i in cross_posts])
+        cross_view = encoder.encode(
+            [batch.words[i] for i in cross_posts],
+            [batch.contexts[i] for i in cross_posts],
+            device=device,
+            subwords=[subwords[i] for i in cross_posts],
+        )
     n_docs, n_words = text_view.word_mask.shape
     gold = torch.ones((n_docs, n_words, len(shim.tag_set)), dtype=torch.bool)
     for d, allowed in enumerate(batch.gold_allowed):
         gold[d, : allowed.shape[0]] = allowed
-    return {"view": text_view, "training": batch.training, "gold_allowed": gold.to(device),
-            "cross_view": cross_view, "cross_posts": torch.tensor(cross_posts, dtype=torch.long, device=device)}
+    return {
+        "view": text_view,
+        "training": batch.training,
+        "gold_allowed": gold.to(device),
+        "cross_view": cross_view,
+        "cross_posts": torch.tensor(cross_posts, dtype=torch.long, device=device),
+    }

@@ -3,6 +3,7 @@ cross-modal view (post + visual context) and the text-only view at once,
 aligned by KL(p_cross || p_text) over the CRF marginals. Which view learns from
 which post, and the loss, are in `views.py`; this module turns docs and
 examples into the model's `TaggerBatch` and its output into entities."""
+
 import logging
 import random
 from collections import Counter
@@ -106,11 +107,17 @@ def make_ita_ner(
         some kinds are missing at inference. In [0, 1).
     scorer (Optional[Callable]): scores `doc.ents`; spaCy's NER scorer by default.
     """
-    weights = LossWeights(cross_nll=cross_nll_weight, text_nll=text_nll_weight, kl=kl_weight,
-                          temperature=temperature)
+    weights = LossWeights(cross_nll=cross_nll_weight, text_nll=text_nll_weight, kl=kl_weight, temperature=temperature)
     return ITANER(
-        nlp.vocab, model, name, views=views, inference_view=inference_view, loss_weights=weights,
-        context_order=context_order, context_kind_dropout=context_kind_dropout, scorer=scorer,
+        nlp.vocab,
+        model,
+        name,
+        views=views,
+        inference_view=inference_view,
+        loss_weights=weights,
+        context_order=context_order,
+        context_kind_dropout=context_kind_dropout,
+        scorer=scorer,
     )
 
 
@@ -128,10 +135,19 @@ def clear_load_errors(name: str, source: str):
 
 
 class ITANER(TrainablePipe):
-    def __init__(self, vocab, model: Model, name: str = "ita_ner", *, views: Sequence[str] = VIEWS,
-                 inference_view: str = AUTO, loss_weights: LossWeights = DEFAULT_WEIGHTS,
-                 context_order: Sequence[str] = DEFAULT_CONTEXT_ORDER, context_kind_dropout: float = 0.0,
-                 scorer: Optional[Callable] = None):
+    def __init__(
+        self,
+        vocab,
+        model: Model,
+        name: str = "ita_ner",
+        *,
+        views: Sequence[str] = VIEWS,
+        inference_view: str = AUTO,
+        loss_weights: LossWeights = DEFAULT_WEIGHTS,
+        context_order: Sequence[str] = DEFAULT_CONTEXT_ORDER,
+        context_kind_dropout: float = 0.0,
+        scorer: Optional[Callable] = None,
+    ):
         views = check_views(views)
         inference_view = check_inference_view(inference_view)
         check_kinds(context_order)
@@ -204,16 +220,19 @@ class ITANER(TrainablePipe):
         trained = {kind for kind, count in self.cfg.get("trained_context_kinds", {}).items() if count}
         if self._warned_unseen_kinds or not trained:
             return
-        unseen = Counter(kind for pieces in contexts if pieces and not trained & {k for k, _ in pieces}
-                         for kind, _ in pieces)
+        unseen = Counter(
+            kind for pieces in contexts if pieces and not trained & {k for k, _ in pieces} for kind, _ in pieces
+        )
         if unseen:
             self._warned_unseen_kinds = True
             logger.warning(
                 "%s was trained on context kinds %s but reads contexts of only %s, which it never saw in "
                 "training: its cross-modal predictions may be worse than text-only. Train on contexts of those "
                 "kinds (align the training images with the same aligner: align-images, then convert --contexts), "
-                "add the trained kinds to what the aligner produces, or read text-only (inference_view = \"text\").",
-                self.name, sorted(trained), sorted(unseen),
+                'add the trained kinds to what the aligner produces, or read text-only (inference_view = "text").',
+                self.name,
+                sorted(trained),
+                sorted(unseen),
             )
 
     # --- inference -------------------------------------------------------
@@ -242,7 +261,7 @@ class ITANER(TrainablePipe):
                 continue
             spans = tag_set.spans(doc, prediction["tags"])
             for span in spans:
-                probs = prediction["tag_probs"][span.start: span.end]
+                probs = prediction["tag_probs"][span.start : span.end]
                 span._.confidence = float(sum(probs) / len(probs))
             doc.ents = spans
 
@@ -262,9 +281,15 @@ class ITANER(TrainablePipe):
         from it again (an older pipeline may say inference_view = "cross")."""
         cfg = self.cfg
         self.cfg["inference_view"] = check_inference_view(cfg["inference_view"])
-        self.view_training = ViewTraining(check_views(cfg["views"]), LossWeights(
-            cross_nll=cfg["cross_nll_weight"], text_nll=cfg["text_nll_weight"], kl=cfg["kl_weight"],
-            temperature=cfg["temperature"]))
+        self.view_training = ViewTraining(
+            check_views(cfg["views"]),
+            LossWeights(
+                cross_nll=cfg["cross_nll_weight"],
+                text_nll=cfg["text_nll_weight"],
+                kl=cfg["kl_weight"],
+                temperature=cfg["temperature"],
+            ),
+        )
         return self
 
     # --- training --------------------------------------------------------
@@ -292,8 +317,9 @@ class ITANER(TrainablePipe):
             return context
         return [piece for piece in context if random.random() >= rate] or None
 
-    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None,
-               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+    def update(
+        self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None
+    ) -> Dict[str, float]:
         """One step on both views (`views.two_view_loss`); the loss and its parts
         (`_text_nll`, `_cross_nll`, `_kl`) are added to `losses`.
 
@@ -325,8 +351,13 @@ class ITANER(TrainablePipe):
         starts backprop is d(loss)/d(loss) = 1."""
         return scores["loss"], 1.0
 
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
-                   labels: Optional[List[str]] = None) -> None:
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
         validate_get_examples(get_examples, "ITANER.initialize")
         if labels is None:
             labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})

@@ -11,6 +11,7 @@ that a config can swap them:
 
 Masks are left-aligned: `mask[b, :n_b]` is True and the rest False.
 """
+
 from typing import List, Optional
 
 import torch
@@ -31,8 +32,13 @@ def _reverse_padded(values: Tensor, lengths: Tensor) -> Tensor:
 
 
 class LinearChainCRF(nn.Module):
-    def __init__(self, n_labels: int, allowed_transitions: Optional[Tensor] = None,
-                 allowed_start: Optional[Tensor] = None, allowed_end: Optional[Tensor] = None):
+    def __init__(
+        self,
+        n_labels: int,
+        allowed_transitions: Optional[Tensor] = None,
+        allowed_start: Optional[Tensor] = None,
+        allowed_end: Optional[Tensor] = None,
+    ):
         super().__init__()
         self.n_labels = n_labels
         self.transitions = nn.Parameter(torch.zeros(n_labels, n_labels))

@@ -10,6 +10,7 @@ own settings on load, which must stay plain data. Another head is added with
 
 (or the `spacy_ita_heads` entry point) and chosen with `head = "my_head"`.
 """
+
 from typing import Callable, List
 
 import catalogue

@@ -12,6 +12,7 @@ to its kind's token budget (`context_budget`), so that one 120-word description
 cannot crowd out the OCR or the caption; the pieces, joined by `;`, are then cut
 (again at a word) to `max_context_tokens` in all.
 """
+
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -57,8 +58,14 @@ def take_words(words: List[List[int]], budget: int) -> List[List[int]]:
 
 
 class ViewEncoder:
-    def __init__(self, tokenizer, max_length: int = 256, max_context_tokens: int = 128, window_overlap: float = 0.5,
-                 context_budget: Optional[Dict[str, int]] = None):
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int = 256,
+        max_context_tokens: int = 128,
+        window_overlap: float = 0.5,
+        context_budget: Optional[Dict[str, int]] = None,
+    ):
         self.tokenizer = tokenizer
         model_max = getattr(tokenizer, "model_max_length", max_length) or max_length
         self.max_length = int(min(max_length, model_max))
@@ -75,9 +82,7 @@ class ViewEncoder:
         """Where the post starts and how many special tokens the layout adds,
         probed with sentinel ids so any tokenizer's template is respected."""
         post_sentinel, context_sentinel = -101, -202
-        ids = self.tokenizer.build_inputs_with_special_tokens(
-            [post_sentinel], [context_sentinel] if pair else None
-        )
+        ids = self.tokenizer.build_inputs_with_special_tokens([post_sentinel], [context_sentinel] if pair else None)
         return ids.index(post_sentinel), len(ids) - (2 if pair else 1)
 
     def _build(self, post_ids: List[int], context_ids: List[int]) -> Tuple[List[int], Optional[List[int]], int]:
@@ -98,8 +103,9 @@ class ViewEncoder:
         nonempty = [i for i, words in enumerate(docs_words) if len(words)]
         if not nonempty:
             return out
-        encoded = self.tokenizer([list(docs_words[i]) for i in nonempty], is_split_into_words=True,
-                                 add_special_tokens=False)
+        encoded = self.tokenizer(
+            [list(docs_words[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False
+        )
         for row, doc_index in enumerate(nonempty):
             per_word: List[List[int]] = [[] for _ in docs_words[doc_index]]
             for token_id, word_id in zip(encoded["input_ids"][row], encoded.word_ids(row)):
@@ -160,9 +166,13 @@ class ViewEncoder:
                 next_start += 1
             start = max(next_start, start + 1)
 
-    def encode(self, docs_words: Sequence[Sequence[str]], contexts: Sequence[Optional[Context]],
-               device: Optional[torch.device] = None,
-               subwords: Optional[List[List[List[int]]]] = None) -> EncodedView:
+    def encode(
+        self,
+        docs_words: Sequence[Sequence[str]],
+        contexts: Sequence[Optional[Context]],
+        device: Optional[torch.device] = None,
+        subwords: Optional[List[List[List[int]]]] = None,
+    ) -> EncodedView:
         """One EncodedView for a batch; a doc whose context is None or empty
         is encoded text-only, so one batch can mix the two views. `subwords`
         (from `word_subwords`) saves tokenizing posts a second time when the

@@ -1,6 +1,7 @@
 """Thinc shim for the ITA tagger: builds the torch module from a Hugging Face
 encoder, serializes it without pickle, and applies the optimizer with a larger
 step for the freshly initialized head than for the pretrained encoder."""
+
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
@@ -35,7 +36,9 @@ class ITATaggerShim(PyTorchShim):
         self.tokenizer = tokenizer
         self.tag_set = TagSet(labels)
         self.view_encoder = ViewEncoder(
-            tokenizer, max_length=self.settings["max_length"], max_context_tokens=self.settings["max_context_tokens"],
+            tokenizer,
+            max_length=self.settings["max_length"],
+            max_context_tokens=self.settings["max_context_tokens"],
             # Pipelines saved before per-kind budgets had none: the total cap alone.
             context_budget=self.settings.get("context_budget") or {},
         )
@@ -56,9 +59,7 @@ class ITATaggerShim(PyTorchShim):
             if param.grad is None:
                 continue
             lr_scale = 1.0 if name.startswith("encoder.") else head_scale
-            data, _ = optimizer(
-                (self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=lr_scale
-            )
+            data, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=lr_scale)
             param.data = xp2torch(data, requires_grad=True, device=param.device)
             param.grad.zero_()
 
@@ -75,14 +76,16 @@ class ITATaggerShim(PyTorchShim):
                 if path.is_file():
                     tokenizer_files[path.name] = path.read_bytes()
         state = {k: v.detach().contiguous().cpu() for k, v in self._model.state_dict().items()}
-        return srsly.msgpack_dumps({
-            "settings": self.settings,
-            "built": True,
-            "labels": self.tag_set.labels,
-            "encoder_config": self._model.encoder.config.to_dict(),
-            "tokenizer": tokenizer_files,
-            "weights": save_safetensors(state),
-        })
+        return srsly.msgpack_dumps(
+            {
+                "settings": self.settings,
+                "built": True,
+                "labels": self.tag_set.labels,
+                "encoder_config": self._model.encoder.config.to_dict(),
+                "tokenizer": tokenizer_files,
+                "weights": save_safetensors(state),
+            }
+        )
 
     def from_bytes(self, data: bytes) -> "ITATaggerShim":
         msg = srsly.msgpack_loads(data)

@@ -1,6 +1,7 @@
 """The torch module of the ITA tagger: encoder, first-subword pooling,
 emission layer and a tag head (`heads.py`); its training loss is the two-view
 loss of `views.py`."""
+
 from typing import Dict, List, Optional
 
 import torch
@@ -13,9 +14,16 @@ from .word_shape import N_SHAPES
 
 
 class ITATaggerModule(nn.Module):
-    def __init__(self, encoder: nn.Module, n_tags: int, head: str = "crf", dropout: float = 0.1,
-                 allowed_transitions: Optional[Tensor] = None, allowed_start: Optional[Tensor] = None,
-                 word_shape_dim: int = 0):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_tags: int,
+        head: str = "crf",
+        dropout: float = 0.1,
+        allowed_transitions: Optional[Tensor] = None,
+        allowed_start: Optional[Tensor] = None,
+        word_shape_dim: int = 0,
+    ):
         super().__init__()
         head_class = tag_head(head)
         self.encoder = encoder
@@ -34,17 +42,31 @@ class ITATaggerModule(nn.Module):
             features = torch.cat([features, self.word_shape(view.word_shapes)], dim=-1)
         return self.emission(self.dropout(features))
 
-    def forward(self, view: EncodedView, *, training: Optional[ViewTraining] = None,
-                gold_allowed: Optional[Tensor] = None, cross_view: Optional[EncodedView] = None,
-                cross_posts: Optional[Tensor] = None):
+    def forward(
+        self,
+        view: EncodedView,
+        *,
+        training: Optional[ViewTraining] = None,
+        gold_allowed: Optional[Tensor] = None,
+        cross_view: Optional[EncodedView] = None,
+        cross_posts: Optional[Tensor] = None,
+    ):
         """Predictions for `view`; with `training`, the loss terms of `view` (the
         text view of every post) and `cross_view` (the posts `cross_posts`)."""
         if training is None:
             return self.predict(view)
         text_emissions = self.emissions(view)
         cross_emissions = self.emissions(cross_view) if cross_view is not None and len(cross_posts) else None
-        return two_view_loss(self.head, training, gold_allowed, text_emissions, view.word_mask, cross_emissions,
-                             cross_view.word_mask if cross_view is not None else None, cross_posts)
+        return two_view_loss(
+            self.head,
+            training,
+            gold_allowed,
+            text_emissions,
+            view.word_mask,
+            cross_emissions,
+            cross_view.word_mask if cross_view is not None else None,
+            cross_posts,
+        )
 
     def predict(self, view: EncodedView) -> Dict[str, object]:
         emissions = self.emissions(view)

@@ -1,4 +1,5 @@
 """The BIO tag set of the CRF, its hard constraints, and conversions to spans."""
+
 from typing import Dict, List, Optional, Sequence
 
 import torch

@@ -23,6 +23,7 @@ a context and in the text view otherwise; `"text"` reads every doc in the text
 view. Reports (`spacy_ita.evaluate`, the benchmarks) name the two readings
 `REPORTED_AS`.
 """
+
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -53,8 +54,11 @@ def check_inference_view(view: str) -> str:
     """`view` as one of INFERENCE_VIEWS; a deprecated name is mapped with a warning."""
     if view in DEPRECATED_INFERENCE_VIEWS:
         new = DEPRECATED_INFERENCE_VIEWS[view]
-        warnings.warn(f"ita_ner inference_view '{view}' is deprecated and reads like '{new}'; "
-                      f"set inference_view = \"{new}\"", DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            f"ita_ner inference_view '{view}' is deprecated and reads like '{new}'; set inference_view = \"{new}\"",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return new
     if view not in INFERENCE_VIEWS:
         raise ValueError(f"ita_ner inference_view must be one of {INFERENCE_VIEWS}, got '{view}'")
@@ -117,9 +121,16 @@ def cross_view_kl(teacher_log_marginals: Tensor, student_log_marginals: Tensor, 
     return (per_token * mask).sum() / n_tokens
 
 
-def two_view_loss(head, training: ViewTraining, gold_allowed: Tensor, text_emissions: Tensor, text_mask: Tensor,
-                  cross_emissions: Optional[Tensor], cross_mask: Optional[Tensor], cross_posts: Tensor
-                  ) -> Dict[str, Tensor]:
+def two_view_loss(
+    head,
+    training: ViewTraining,
+    gold_allowed: Tensor,
+    text_emissions: Tensor,
+    text_mask: Tensor,
+    cross_emissions: Optional[Tensor],
+    cross_mask: Optional[Tensor],
+    cross_posts: Tensor,
+) -> Dict[str, Tensor]:
     """{"text_nll", "cross_nll", "kl", "loss"} of one batch. `cross_emissions` and
     `cross_mask` cover the posts `cross_posts` (indices into the text view's posts);
     every term is a sum over posts divided by the batch's number of posts."""
@@ -140,6 +151,9 @@ def two_view_loss(head, training: ViewTraining, gold_allowed: Tensor, text_emiss
             student = head.log_marginals(text_emissions[cross_posts, :width], cross_mask, t)
             # T^2 keeps the gradient scale of the soft targets independent of T.
             losses["kl"] = cross_view_kl(teacher, student, cross_mask) * t * t
-    losses["loss"] = (training.text_nll_weight * losses["text_nll"]
-                      + training.weights.cross_nll * losses["cross_nll"] + training.kl_weight * losses["kl"])
+    losses["loss"] = (
+        training.text_nll_weight * losses["text_nll"]
+        + training.weights.cross_nll * losses["cross_nll"]
+        + training.kl_weight * losses["kl"]
+    )
     return losses

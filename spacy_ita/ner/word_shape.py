@@ -1,5 +1,6 @@
 """Coarse word shapes: the casing an uncased encoder (like all-MiniLM-L6-v2)
 never sees, although for names it is the strongest single cue."""
+
 from typing import Sequence
 
 SHAPES = ("pad", "lower", "title", "upper", "mixed", "digit", "punct", "mention", "hashtag", "other")

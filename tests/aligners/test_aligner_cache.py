@@ -1,4 +1,5 @@
 """The on-disk alignment cache: content keys, atomic writes, concurrent use."""
+
 import json
 from concurrent.futures import ThreadPoolExecutor
 

@@ -4,6 +4,7 @@ No captioning weights exist offline, so the test uses a tiny
 VisionEncoderDecoderModel (ViT encoder + BERT decoder, random weights) with the
 tokenizer of the installed tiny BERT: the captions are noise, the plumbing is real.
 """
+
 import pytest
 import spacy
 from PIL import Image
@@ -27,8 +28,13 @@ def test_captions_a_batch_from_a_local_directory(tiny_captioner_dir):
 
 def test_in_the_component(tiny_captioner_dir):
     nlp = spacy.blank("en")
-    config = {"backends": {"objects": None, "ocr": None,
-                           "caption": {"@misc": "spacy_ita.HFCaptioner.v1", "model": tiny_captioner_dir}}}
+    config = {
+        "backends": {
+            "objects": None,
+            "ocr": None,
+            "caption": {"@misc": "spacy_ita.HFCaptioner.v1", "model": tiny_captioner_dir},
+        }
+    }
     nlp.add_pipe("image_aligner", config=config)
     doc = nlp.make_doc("a post")
     doc._.image = Image.new("RGB", (40, 40), "green")

@@ -1,4 +1,5 @@
 """align-images: writes one JSON line per image and resumes after an interruption."""
+
 import json
 import shutil
 from importlib import resources as importlib_resources

@@ -1,4 +1,5 @@
 """The image_aligner component: config, merging, batching, caching, failures."""
+
 import logging
 
 import pytest
@@ -65,7 +66,13 @@ def test_produced_kinds_override_and_others_are_kept():
     doc._.image = square("blue")
     doc._.visual_context = {"caption": "old caption", "ocr": ["KEEP ME"]}
     aligner(doc)
-    assert doc._.visual_context == {"objects": [], "caption": "a blue square", "ocr": ["KEEP ME"], "description": "", "knowledge": ""}
+    assert doc._.visual_context == {
+        "objects": [],
+        "caption": "a blue square",
+        "ocr": ["KEEP ME"],
+        "description": "",
+        "knowledge": "",
+    }
 
 
 def test_one_backend_call_per_batch_and_identical_images_once():

@@ -1,4 +1,5 @@
 """Real YOLO detectors (offline weights) tag Ultralytics' bus.jpg."""
+
 from importlib import resources as importlib_resources
 
 import pytest

@@ -1,4 +1,5 @@
 """Bad images never stop a run; odd-but-valid ones are converted and aligned."""
+
 import logging
 import struct
 import zlib
@@ -92,7 +93,8 @@ def test_bomb_limit_is_configurable(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["cmyk.jpg", "alpha.png", "gray.png", "gray16.png", "palette.gif", "animated.gif", "bus à São Paulo 東京.jpg"]
+    "name",
+    ["cmyk.jpg", "alpha.png", "gray.png", "gray16.png", "palette.gif", "animated.gif", "bus à São Paulo 東京.jpg"],
 )
 def test_odd_images_become_rgb(tmp_path, name):
     loaded = load_image(write_odd_images(tmp_path)[name])

@@ -1,4 +1,5 @@
 """Real EasyOCR with the offline English weights reads rendered text in reading order."""
+
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 

@@ -2,6 +2,7 @@
 the post its visual context, never its entities or the run; odd but valid images
 are aligned; URLs are refused without touching the network; a repeated image is
 aligned once."""
+
 import logging
 import socket
 from importlib import resources as importlib_resources
@@ -11,10 +12,11 @@ import pytest
 from PIL import Image
 from spacy.util import registry
 
-from reliability_support import ents, trained_nlp
-from test_aligner_images import png_header_only  # a decompression bomb's shape in a few bytes
 from spacy_ita.aligners import AlignmentBackend
 from spacy_ita.visual_context import empty_context
+
+from reliability_support import ents, trained_nlp
+from test_aligner_images import png_header_only  # a decompression bomb's shape in a few bytes
 
 BUS_JPG = importlib_resources.files("ultralytics") / "assets" / "bus.jpg"
 POST = "RT @user : I love Obama so much # fun"
@@ -80,8 +82,13 @@ def odd_images(folder):
 @pytest.fixture(scope="module")
 def nlp():
     nlp = trained_nlp()
-    nlp.add_pipe("image_aligner", first=True, config={
-        "backends": {"objects": None, "ocr": None, "caption": {"@misc": "test_reliability.CountingCaptioner.v1"}}})
+    nlp.add_pipe(
+        "image_aligner",
+        first=True,
+        config={
+            "backends": {"objects": None, "ocr": None, "caption": {"@misc": "test_reliability.CountingCaptioner.v1"}}
+        },
+    )
     return nlp
 
 
@@ -114,8 +121,9 @@ def text_only_ents(nlp):
     return ents(doc)
 
 
-@pytest.mark.parametrize("case", ["missing file", "zero bytes", "truncated jpeg", "corrupt bytes",
-                                  "decompression bomb", "directory", "url"])
+@pytest.mark.parametrize(
+    "case", ["missing file", "zero bytes", "truncated jpeg", "corrupt bytes", "decompression bomb", "directory", "url"]
+)
 def test_bad_image_costs_the_context_not_the_entities(nlp, text_only_ents, tmp_path, caplog, no_network, case):
     CountingCaptioner.calls.clear()
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
@@ -135,8 +143,9 @@ def test_url_is_refused_clearly_and_never_fetched(nlp, caplog, no_network):
     assert no_network == []
 
 
-@pytest.mark.parametrize("name", ["cmyk.jpg", "alpha.png", "gray.png", "gray16.png", "animated.gif",
-                                  "unicode ☃ Zürich 東京.jpg"])
+@pytest.mark.parametrize(
+    "name", ["cmyk.jpg", "alpha.png", "gray.png", "gray16.png", "animated.gif", "unicode ☃ Zürich 東京.jpg"]
+)
 def test_odd_image_is_aligned_and_the_post_tagged_cross_modal(nlp, text_only_ents, tmp_path, name):
     CountingCaptioner.calls.clear()
     doc = nlp(post(nlp, odd_images(tmp_path)[name]))
@@ -159,9 +168,14 @@ def test_same_image_in_a_batch_of_100_is_aligned_once(nlp, tmp_path):
 
 def test_a_cache_aligns_a_repeated_image_once_across_batches(tmp_path):
     nlp = trained_nlp()
-    nlp.add_pipe("image_aligner", first=True, config={
-        "backends": {"objects": None, "ocr": None, "caption": {"@misc": "test_reliability.CountingCaptioner.v1"}},
-        "cache": {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(tmp_path / "cache")}})
+    nlp.add_pipe(
+        "image_aligner",
+        first=True,
+        config={
+            "backends": {"objects": None, "ocr": None, "caption": {"@misc": "test_reliability.CountingCaptioner.v1"}},
+            "cache": {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(tmp_path / "cache")},
+        },
+    )
     path = odd_images(tmp_path)["gray.png"]
     CountingCaptioner.calls.clear()
     docs = list(nlp.pipe([post(nlp, path) for _ in range(100)], batch_size=16))
@@ -176,8 +190,15 @@ def test_real_detector_pipeline_over_good_bad_and_url_images(tmp_path, caplog, n
     nlp.add_pipe("image_aligner", first=True, config={"backends": {"ocr": None, "objects": {"model": "yolov10n"}}})
     bad = bad_images(tmp_path / "bad")
     odd = odd_images(tmp_path / "odd")
-    sources = [BUS_JPG, bad["url"], bad["truncated jpeg"], odd["cmyk.jpg"], bad["decompression bomb"],
-               odd["unicode ☃ Zürich 東京.jpg"], bad["missing file"]]
+    sources = [
+        BUS_JPG,
+        bad["url"],
+        bad["truncated jpeg"],
+        odd["cmyk.jpg"],
+        bad["decompression bomb"],
+        odd["unicode ☃ Zürich 東京.jpg"],
+        bad["missing file"],
+    ]
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
         docs = list(nlp.pipe([post(nlp, source) for source in sources], batch_size=4))
     alone = ents(nlp(nlp.make_doc(POST)))

@@ -2,6 +2,7 @@
 process (through the jobs' `code` setting, as users load custom components):
 model-free image backends and a probe component that records what it tags
 and can fail or kill its process on cue."""
+
 import json
 import os
 from pathlib import Path
@@ -94,8 +95,13 @@ POSTS = [
     {"id": "p6", "text": LONG},
     {"id": "p7", "text": "RT @user : I love Berlin so much # fun", "image": "img/white.png"},
 ]
-BAD_LINES = ['{"id": "b1", "text": 42}', '{"id": "b2"}', '{"id": "b3", "text": "x", "visual_context": [1]}',
-             '{not json', '{"id": "p1", "text": "a second p1"}']
+BAD_LINES = [
+    '{"id": "b1", "text": 42}',
+    '{"id": "b2"}',
+    '{"id": "b3", "text": "x", "visual_context": [1]}',
+    "{not json",
+    '{"id": "p1", "text": "a second p1"}',
+]
 
 
 def save_model(path, **probe):
@@ -116,8 +122,9 @@ def write_posts(folder, posts=POSTS, bad_lines=()):
         square(colour).save(images / f"{name}.png")
     (images / "broken.jpg").write_bytes(b"not an image")
     path = folder / "posts.jsonl"
-    path.write_text("".join(json.dumps(p) + "\n" for p in posts) + "".join(line + "\n" for line in bad_lines),
-                    encoding="utf8")
+    path.write_text(
+        "".join(json.dumps(p) + "\n" for p in posts) + "".join(line + "\n" for line in bad_lines), encoding="utf8"
+    )
     return path
 
 

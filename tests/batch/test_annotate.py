@@ -1,15 +1,14 @@
 """`annotate` on the local engine: one row per post, bad rows reported and
 skipped, JSONL/CSV/Parquet inputs, Parquet parts that read back as one dataset,
 resume after a crash, clear errors before any work."""
+
 import csv
 import json
 import logging
 
-import batch_support
 import pytest
 import spacy
 import typer
-from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 from typer.testing import CliRunner
 
 from spacy_ita import pipe_with_images
@@ -19,6 +18,9 @@ from spacy_ita.batch.pools import PoolSpec, stage_pools
 from spacy_ita.batch.posts import BadRow, PostColumns, read_posts
 from spacy_ita.batch.schema import context_schema
 from spacy_ita.visual_context import empty_context
+
+import batch_support
+from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 
 
 def run(*args, exit_code=0):
@@ -49,21 +51,34 @@ def test_one_row_per_post_and_bad_rows_reported(model, tmp_path, caplog):
         result = run(model, posts, output, "--code", batch_support.CODE, "--batch-size", 3)
     rows = {row["id"]: row for row in read_rows(output)}
     assert sorted(rows) == [p["id"] for p in POSTS]  # every good post once, no bad one
-    assert {k: [(e["text"], e["label"], e["start_char"], e["end_char"]) for e in r["entities"]]
-            for k, r in rows.items()} == expected_rows(model, posts)
+    assert {
+        k: [(e["text"], e["label"], e["start_char"], e["end_char"]) for e in r["entities"]] for k, r in rows.items()
+    } == expected_rows(model, posts)
     assert any(e["text"] == "Obama" and e["label"] == "PER" for e in rows["p1"]["entities"])
     assert all(0.0 <= e["confidence"] <= 1.0 for r in rows.values() for e in r["entities"])
     assert len(rows["p6"]["entities"]) > 1 and rows["p6"]["entities"][-1]["end_char"] > 200  # the long post, whole
     views = {k: r["view"] for k, r in rows.items()}
-    assert views == {"p1": "cross_modal", "p2": "text_only", "p3": "cross_modal", "p4": "cross_modal",
-                     "p5": "text_only", "p6": "text_only", "p7": "text_only"}
+    assert views == {
+        "p1": "cross_modal",
+        "p2": "text_only",
+        "p3": "cross_modal",
+        "p4": "cross_modal",
+        "p5": "text_only",
+        "p6": "text_only",
+        "p7": "text_only",
+    }
     assert rows["p1"]["visual_context"]["objects"] == [{"label": "red thing", "count": 1, "score": 0.9}]
     assert rows["p4"]["visual_context"]["ocr"] == ["PARIS"]
     assert rows["p5"]["visual_context"] == empty_context()  # unreadable image: empty
     assert rows["p2"]["visual_context"] is None and rows["p3"]["visual_context"] is None  # no image aligned
     warnings = "\n".join(r.getMessage() for r in caplog.records)
-    for line, reason in ((8, "text is a int"), (9, "has no text"), (10, "malformed visual context"),
-                         (11, "invalid JSON"), (12, "already read at")):
+    for line, reason in (
+        (8, "text is a int"),
+        (9, "has no text"),
+        (10, "malformed visual context"),
+        (11, "invalid JSON"),
+        (12, "already read at"),
+    ):
         assert f"{posts}:{line}: " in warnings and reason in warnings
     assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 already" in " ".join(result.output.split())
 
@@ -74,8 +89,15 @@ def test_csv_parquet_and_folder_inputs_give_the_same_rows(model, tmp_path):
 
     posts = write_posts(tmp_path)
     reference = {r["id"]: r for r in read_rows(_annotated(model, posts, tmp_path / "ref.jsonl"))}
-    renamed = [{"post_id": p["id"], "body": p["text"], "photo": p.get("image", ""),
-                "ctx": json.dumps(p["visual_context"]) if "visual_context" in p else ""} for p in POSTS]
+    renamed = [
+        {
+            "post_id": p["id"],
+            "body": p["text"],
+            "photo": p.get("image", ""),
+            "ctx": json.dumps(p["visual_context"]) if "visual_context" in p else "",
+        }
+        for p in POSTS
+    ]
     with (tmp_path / "posts.csv").open("w", encoding="utf8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["post_id", "body", "photo", "ctx"])
         writer.writeheader()
@@ -138,11 +160,20 @@ def test_parquet_parts_with_and_without_objects_read_as_one_dataset(tmp_path):
     pytest.importorskip("pyarrow")
     import pyarrow.dataset
 
-    with ResultWriter(tmp_path / "contexts", id_column="image_id", schema=context_schema,
-                      output_format_name="parquet") as writer:
+    with ResultWriter(
+        tmp_path / "contexts", id_column="image_id", schema=context_schema, output_format_name="parquet"
+    ) as writer:
         writer.write([{"image_id": "a", "objects": [], "caption": "", "ocr": []}])  # list<null> if inferred
-        writer.write([{"image_id": "b", "objects": [{"label": "bus", "count": 2, "score": 0.8}],
-                       "caption": "a bus", "ocr": ["STOP"]}])
+        writer.write(
+            [
+                {
+                    "image_id": "b",
+                    "objects": [{"label": "bus", "count": 2, "score": 0.8}],
+                    "caption": "a bus",
+                    "ocr": ["STOP"],
+                }
+            ]
+        )
         writer.write([{"image_id": "a", "objects": [], "caption": "again", "ocr": []}])  # already out: dropped
     table = pyarrow.dataset.dataset(tmp_path / "contexts", format="parquet").to_table()
     assert table.schema == context_schema()
@@ -158,7 +189,6 @@ def test_pool_options():
             stage_pools(["objects", "ocr"], bad)
 
 
-
 def test_ray_actor_body_reads_a_users_arrow_batch(model, tmp_path, caplog):
     """annotate(ds, ...) on a user's dataset: the actor body (plain Python, no Ray needed to call it)
     takes int ids, a struct context column and a bad row, and returns the fixed schema."""
@@ -167,12 +197,18 @@ def test_ray_actor_body_reads_a_users_arrow_batch(model, tmp_path, caplog):
     from spacy_ita.batch.schema import annotation_schema
 
     write_posts(tmp_path)
-    batch = pa.Table.from_pylist([
-        {"id": 1, "text": "Messi and Trump in London", "image": None,
-         "visual_context": {"caption": "a photo of Messi", "objects": [], "ocr": []}},
-        {"id": 2, "text": "I love Google", "image": str(tmp_path / "img" / "blue.png"), "visual_context": None},
-        {"id": 3, "text": None, "image": None, "visual_context": None},
-    ])
+    batch = pa.Table.from_pylist(
+        [
+            {
+                "id": 1,
+                "text": "Messi and Trump in London",
+                "image": None,
+                "visual_context": {"caption": "a photo of Messi", "objects": [], "ocr": []},
+            },
+            {"id": 2, "text": "I love Google", "image": str(tmp_path / "img" / "blue.png"), "visual_context": None},
+            {"id": 3, "text": None, "image": None, "visual_context": None},
+        ]
+    )
     actor = AnnotateActor(model, PostColumns(), {"code": batch_support.CODE, "batch_size": 2})
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
         table = actor(batch)

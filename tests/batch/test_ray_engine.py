@@ -2,15 +2,14 @@
 CPUs so that the pools never take every CPU): the same rows as the local
 engine, a worker that dies, an aborted job resumed, bad images, one Parquet
 schema, and no Ray process left behind."""
+
 import os
 import time
 from importlib import resources as importlib_resources
 from pathlib import Path
 
-import batch_support
 import pytest
 import typer
-from batch_support import BLUE, POSTS, WHITE, read_rows, save_model, square, write_posts
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -23,12 +22,16 @@ from spacy_ita.batch.schema import context_schema
 from spacy_ita.data.contexts import read_context_jsonl
 from spacy_ita.visual_context import empty_context
 
+import batch_support
+from batch_support import BLUE, POSTS, WHITE, read_rows, save_model, square, write_posts
+
 ray = pytest.importorskip("ray", reason="the Ray engine needs the ray extra: pip install 'spacy-ita[ray]'")
 psutil = pytest.importorskip("psutil")
 
 TESTS_DIR = Path(__file__).resolve().parent
-MORE_POSTS = [{"id": f"q{i}", "text": f"RT @user : {name} in London # fun"}
-              for i, name in enumerate(("Obama", "Google", "Messi"))]
+MORE_POSTS = [
+    {"id": f"q{i}", "text": f"RT @user : {name} in London # fun"} for i, name in enumerate(("Obama", "Google", "Messi"))
+]
 ALL_POSTS = POSTS + MORE_POSTS  # 10 posts: batches of 3 do not divide them
 
 
@@ -40,9 +43,18 @@ def ray_children():
 def ray_session():
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"  # a loopback test cluster: no token written under $HOME
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {
-        # Workers import this checkout's spacy_ita and the test helpers (pickled by reference).
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR.parents[1]), str(TESTS_DIR)]), "OMP_NUM_THREADS": "1"}})
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={
+            "env_vars": {
+                # Workers import this checkout's spacy_ita and the test helpers (pickled by reference).
+                "PYTHONPATH": os.pathsep.join([str(TESTS_DIR.parents[1]), str(TESTS_DIR)]),
+                "OMP_NUM_THREADS": "1",
+            }
+        },
+    )
     context = ray.data.DataContext.get_current()
     context.execution_no_progress_timeout_s = 180  # a stalled pool fails the test instead of hanging it
     context.enable_progress_bars = False
@@ -63,8 +75,7 @@ def posts(tmp_path_factory):
 def local_rows(tmp_path_factory, posts):
     folder = tmp_path_factory.mktemp("local")
     output = folder / "out.jsonl"
-    annotate_posts(save_model(folder / "model"), posts, output, batch_size=3, code=batch_support.CODE,
-                   progress=False)
+    annotate_posts(save_model(folder / "model"), posts, output, batch_size=3, code=batch_support.CODE, progress=False)
     return by_id(read_rows(output))
 
 
@@ -83,7 +94,8 @@ def on_ray(workers=1):
 
 
 def test_interrupted_job_resumed_by_two_workers_one_of_which_dies_gives_the_local_rows(
-        ray_session, posts, local_rows, tmp_path, monkeypatch):
+    ray_session, posts, local_rows, tmp_path, monkeypatch
+):
     """Batches of 3 (not dividing the 10 posts): text-only posts, posts with a context or an image, a
     post past the encoder window. The first run, on 1 worker, is interrupted (Ctrl-C in the driver)
     after writing two batches. The rerun, on 2 workers, tags only what is missing, although the first
@@ -101,15 +113,24 @@ def test_interrupted_job_resumed_by_two_workers_one_of_which_dies_gives_the_loca
 
     monkeypatch.setattr(ResultWriter, "write", interrupted_write)
     with pytest.raises(KeyboardInterrupt):
-        annotate_posts(save_model(tmp_path / "first"), posts, output, engine="ray", batch_size=3,
-                       code=batch_support.CODE, ray=on_ray(1), progress=False)
+        annotate_posts(
+            save_model(tmp_path / "first"),
+            posts,
+            output,
+            engine="ray",
+            batch_size=3,
+            code=batch_support.CODE,
+            ray=on_ray(1),
+            progress=False,
+        )
     monkeypatch.undo()
     done = set(by_id(read_rows_jsonl_parts(output)))
     assert len(done) == sum(writes) == 6
     log, marker = tmp_path / "computed.txt", tmp_path / "died"
     resuming = save_model(tmp_path / "resuming", log=str(log), die_once=str(marker))
-    summary = annotate_posts(resuming, posts, output, engine="ray", batch_size=3, code=batch_support.CODE,
-                             ray=on_ray(2), progress=False)
+    summary = annotate_posts(
+        resuming, posts, output, engine="ray", batch_size=3, code=batch_support.CODE, ray=on_ray(2), progress=False
+    )
     assert marker.exists()
     missing = [p for p in ALL_POSTS if p["id"] not in done]
     assert summary.already_done == 6 and summary.annotated == len(missing) == 4 and summary.bad_rows == 0
@@ -130,8 +151,11 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
     contexts, in Parquet parts that read back as one dataset."""
     pyarrow_dataset = pytest.importorskip("pyarrow.dataset")
     real_configs = aligner_cli.backend_configs
-    monkeypatch.setattr(aligner_cli, "backend_configs", lambda **kwargs: {
-        **real_configs(**kwargs), "ocr": batch_support.BACKENDS["ocr"]})
+    monkeypatch.setattr(
+        aligner_cli,
+        "backend_configs",
+        lambda **kwargs: {**real_configs(**kwargs), "ocr": batch_support.BACKENDS["ocr"]},
+    )
     images = tmp_path / "images"
     images.mkdir()
     # One size for all: YOLO letterboxes a batch of mixed sizes differently, and batches differ between engines.
@@ -148,8 +172,9 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
     local = CliRunner().invoke(app, [str(images), str(tmp_path / "local.jsonl"), *common])
     assert local.exit_code == 0, local.output
     output = tmp_path / "contexts.parquet"
-    on_ray = CliRunner().invoke(app, [str(images), str(output), *common, "--engine", "ray", "--workers", "1",
-                                      "--cpus-per-worker", "ocr=0.5"])
+    on_ray = CliRunner().invoke(
+        app, [str(images), str(output), *common, "--engine", "ray", "--workers", "1", "--cpus-per-worker", "ocr=0.5"]
+    )
     assert on_ray.exit_code == 0, on_ray.output
     table = pyarrow_dataset.dataset(output, format="parquet").to_table()  # one schema across the parts
     assert table.schema == context_schema()

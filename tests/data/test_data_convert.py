@@ -1,4 +1,5 @@
 """MNER text <-> DocBin: entities, repaired I- tags, visual contexts, images, stats, the CLI."""
+
 import json
 import logging
 from pathlib import Path
@@ -91,7 +92,12 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
     contexts = write_jsonl(
         tmp_path / "contexts.jsonl",
         [
-            {"image_id": "10", "objects": [{"label": "person", "count": 2, "score": 0.9}], "caption": "", "ocr": ["STOP"]},
+            {
+                "image_id": "10",
+                "objects": [{"label": "person", "count": 2, "score": 0.9}],
+                "caption": "",
+                "ocr": ["STOP"],
+            },
             {"image_id": "30.jpg", "objects": ["bus"], "caption": "a bus", "ocr": []},
         ],
     )
@@ -105,20 +111,38 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
         "description": "",
         "knowledge": "",
     }
-    assert docs[1]._.visual_context == {"objects": [], "caption": "the sign says & amp ; quot ; swan", "ocr": [], "description": "", "knowledge": ""}
-    assert docs[2]._.visual_context == {"objects": [{"label": "bus", "count": 1, "score": 1.0}], "caption": "a bus", "ocr": [], "description": "", "knowledge": ""}
+    assert docs[1]._.visual_context == {
+        "objects": [],
+        "caption": "the sign says & amp ; quot ; swan",
+        "ocr": [],
+        "description": "",
+        "knowledge": "",
+    }
+    assert docs[2]._.visual_context == {
+        "objects": [{"label": "bus", "count": 1, "score": 1.0}],
+        "caption": "a bus",
+        "ocr": [],
+        "description": "",
+        "knowledge": "",
+    }
     assert (stats.with_context, stats.with_caption, stats.with_image) == (3, 3, 0)
     # The captions CSV covers whole datasets; its unused id 99 is no cause for a warning.
     assert stats.unused_context_ids == 0
 
 
 def test_context_ids_no_post_uses_warn_and_do_not_fail(posts_file, tmp_path, caplog):
-    contexts = write_jsonl(tmp_path / "contexts.jsonl", [{"image_id": "10", "caption": "x"}, {"image_id": "777", "caption": "y"}])
+    contexts = write_jsonl(
+        tmp_path / "contexts.jsonl", [{"image_id": "10", "caption": "x"}, {"image_id": "777", "caption": "y"}]
+    )
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
         docs, stats = read_mner_docs(posts_file, sources=VisualSources.load(contexts=contexts))
     assert stats.unused_context_ids == 1 and len(docs) == 3
     (warning,) = [r for r in caplog.records if r.name == "spacy_ita"]
-    assert warning.levelno == logging.WARNING and "777" in warning.getMessage() and "contexts.jsonl" in warning.getMessage()
+    assert (
+        warning.levelno == logging.WARNING
+        and "777" in warning.getMessage()
+        and "contexts.jsonl" in warning.getMessage()
+    )
 
 
 def test_malformed_context_jsonl_fails_with_file_line(tmp_path):
@@ -218,6 +242,12 @@ def test_real_split_survives_docbin_and_text_export(shared_data, caption_sources
     assert sum(doc._.visual_context is not None for doc in docs) == 917
     captioned = next(doc for doc in docs if doc._.visual_context)
     caption = caption_sources.captions[captioned._.image_id]
-    assert captioned._.visual_context == {"objects": [], "caption": caption, "ocr": [], "description": "", "knowledge": ""}
+    assert captioned._.visual_context == {
+        "objects": [],
+        "caption": caption,
+        "ocr": [],
+        "description": "",
+        "knowledge": "",
+    }
     docbin_to_mner(tmp_path / "valid.spacy", tmp_path / "valid.txt")
     assert_round_trip(list(read_mner(source)), list(read_mner(tmp_path / "valid.txt")))

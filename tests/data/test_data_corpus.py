@@ -1,4 +1,5 @@
 """spacy_ita.MNERCorpus.v1: examples from .spacy and .txt files, doc._ values on both sides."""
+
 import json
 
 import pytest
@@ -40,7 +41,13 @@ def check_examples(examples, images):
             assert eg.predicted._.get(name) == eg.reference._.get(name)
     first, second = examples
     assert (first.predicted._.image_id, second.predicted._.image_id) == ("10", "20")
-    assert first.predicted._.visual_context == {"objects": [], "caption": "a man outside a house", "ocr": [], "description": "", "knowledge": ""}
+    assert first.predicted._.visual_context == {
+        "objects": [],
+        "caption": "a man outside a house",
+        "ocr": [],
+        "description": "",
+        "knowledge": "",
+    }
     assert second.predicted._.visual_context["objects"] == [{"label": "bird", "count": 1, "score": 1.0}]
     assert second.predicted._.visual_context["ocr"] == ["SWAN"]
     assert (first.predicted._.image, second.predicted._.image) == (None, images / "20.jpg")
@@ -50,7 +57,9 @@ def check_examples(examples, images):
 
 
 def test_reads_raw_text_with_contexts_and_images(nlp, files):
-    corpus = create_mner_corpus(files["posts"], captions=files["captions"], contexts=files["contexts"], images=files["images"])
+    corpus = create_mner_corpus(
+        files["posts"], captions=files["captions"], contexts=files["contexts"], images=files["images"]
+    )
     check_examples(list(corpus(nlp)), files["images"])
 
 

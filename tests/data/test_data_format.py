@@ -1,4 +1,5 @@
 """The MNER text format: reading, writing, and clear `file:line` errors on malformed input."""
+
 import re
 
 import pytest

@@ -1,4 +1,5 @@
 """The ita_ner component end to end on the tiny 2-layer BERT."""
+
 import random
 
 import pytest
@@ -9,8 +10,16 @@ from spacy.training import Example
 
 import spacy_ita  # noqa: F401
 
-NAMES = {"Obama": "PER", "Paris": "LOC", "Google": "ORG", "Messi": "PER",
-         "London": "LOC", "Apple": "ORG", "Trump": "PER", "Berlin": "LOC"}
+NAMES = {
+    "Obama": "PER",
+    "Paris": "LOC",
+    "Google": "ORG",
+    "Messi": "PER",
+    "London": "LOC",
+    "Apple": "ORG",
+    "Trump": "PER",
+    "Berlin": "LOC",
+}
 TEMPLATE = ["RT", "@user", ":", "I", "love", None, "so", "much", "#", "fun"]
 
 
@@ -19,8 +28,11 @@ def make_examples(nlp, n=20):
     for i in range(n):
         name = list(NAMES)[i % len(NAMES)]
         words = [w or name for w in TEMPLATE]
-        context = {"caption": f"a photo of {name}", "objects": [{"label": "person", "count": 1, "score": 0.9}],
-                   "ocr": []} if i % 2 else None
+        context = (
+            {"caption": f"a photo of {name}", "objects": [{"label": "person", "count": 1, "score": 0.9}], "ocr": []}
+            if i % 2
+            else None
+        )
         reference = Doc(nlp.vocab, words=words)
         reference.ents = [Span(reference, 5, 6, NAMES[name])]
         predicted = Doc(nlp.vocab, words=words)
@@ -44,7 +56,7 @@ def train(nlp, examples, epochs=40, seed=0):
     for _ in range(epochs):
         random.shuffle(examples)
         for start in range(0, len(examples), 5):
-            nlp.update(examples[start:start + 5], sgd=optimizer)
+            nlp.update(examples[start : start + 5], sgd=optimizer)
     return nlp
 
 
@@ -136,7 +148,15 @@ def test_word_shape_features_train_and_round_trip(tmp_path):
     from spacy_ita.ner.word_shape import SHAPES, word_shape
 
     assert [SHAPES[word_shape(w)] for w in ["obama", "Obama", "NASA", "iPhone", "2015", "!!", "@user", "#tbt"]] == [
-        "lower", "title", "upper", "mixed", "digit", "punct", "mention", "hashtag"]
+        "lower",
+        "title",
+        "upper",
+        "mixed",
+        "digit",
+        "punct",
+        "mention",
+        "hashtag",
+    ]
     nlp = spacy.blank("en")
     nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64, "word_shape_dim": 8}})
     examples = make_examples(nlp, 6)
@@ -145,4 +165,6 @@ def test_word_shape_features_train_and_round_trip(tmp_path):
     texts = ["I love Paris so much", "RT @user : Apple in BERLIN"]
     expected = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
     nlp.to_disk(tmp_path / "shaped")
-    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in spacy.load(tmp_path / "shaped").pipe(texts)] == expected
+    assert [
+        [(e.start, e.end, e.label_) for e in doc.ents] for doc in spacy.load(tmp_path / "shaped").pipe(texts)
+    ] == expected

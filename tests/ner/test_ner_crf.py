@@ -1,4 +1,5 @@
 """The CRF and KL maths against brute force on short random sequences."""
+
 import itertools
 
 import pytest
@@ -65,8 +66,9 @@ def test_marginals_partition_and_viterbi_match_brute_force(seed, temperature):
 
 def test_constraints_forbid_invalid_bio_and_viterbi_respects_them():
     tag_set = TagSet(["PER"])  # O, B-PER, I-PER
-    crf = LinearChainCRF(len(tag_set), allowed_transitions=tag_set.allowed_transitions(),
-                         allowed_start=tag_set.allowed_start())
+    crf = LinearChainCRF(
+        len(tag_set), allowed_transitions=tag_set.allowed_transitions(), allowed_start=tag_set.allowed_start()
+    )
     emissions = torch.tensor([[[0.0, 0.0, 9.0], [9.0, 0.0, 0.0], [0.0, 0.0, 9.0]]])  # wants I, O, I
     mask = torch.ones(1, 3, dtype=torch.bool)
     path = [tag_set.tags[i] for i in crf.decode(emissions, mask)[0]]

@@ -1,5 +1,6 @@
 """ViewEncoder, post side: a long post is split into overlapping windows, never
 truncated, and each word is read from the window where it sits most centrally."""
+
 import random
 
 import pytest

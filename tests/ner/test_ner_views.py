@@ -1,4 +1,5 @@
 """The view rule of spacy_ita/ner/views.py and the one API that switches the view read."""
+
 import pytest
 import spacy
 import torch
@@ -11,11 +12,14 @@ from spacy_ita.ner.views import LossWeights, ViewTraining, two_view_loss
 from reliability_support import tiny_nlp
 
 
-@pytest.mark.parametrize("views, text_weight, kl_weight, cross_posts", [
-    (("cross", "text"), 2.0, 0.5, [1, 2]),
-    (("text",), 2.0, 0.0, []),
-    (("cross",), 1.0, 0.0, [1, 2]),  # the posts without a context train on their only view, weight 1
-])
+@pytest.mark.parametrize(
+    "views, text_weight, kl_weight, cross_posts",
+    [
+        (("cross", "text"), 2.0, 0.5, [1, 2]),
+        (("text",), 2.0, 0.0, []),
+        (("cross",), 1.0, 0.0, [1, 2]),  # the posts without a context train on their only view, weight 1
+    ],
+)
 def test_which_view_supervises_which_post(views, text_weight, kl_weight, cross_posts):
     training = ViewTraining(views, LossWeights(text_nll=2.0))
     contexts = [None, [("caption", "a")], "a plain context", []]
@@ -32,8 +36,10 @@ def test_two_view_loss_is_nll_terms_plus_lambda_t2_kl():
     gold = torch.ones(2, 4, 3, dtype=torch.bool)
     training = ViewTraining(("cross", "text"), LossWeights(cross_nll=0.7, text_nll=0.3, kl=0.5, temperature=2.0))
     with torch.no_grad():
-        losses = {k: float(v) for k, v in two_view_loss(head, training, gold, text, mask, cross, mask[:1],
-                                                         torch.tensor([1])).items()}
+        losses = {
+            k: float(v)
+            for k, v in two_view_loss(head, training, gold, text, mask, cross, mask[:1], torch.tensor([1])).items()
+        }
         teacher, student = head.log_marginals(cross, mask[:1], 2.0), head.log_marginals(text[1:], mask[:1], 2.0)
         kl = float((teacher.exp() * (teacher - student)).sum(-1).mean() * 4.0)
         cross_nll = float(head.nll(cross, mask[:1], gold[:1]).sum() / 2)

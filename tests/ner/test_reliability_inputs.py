@@ -1,6 +1,7 @@
 """Messy post texts through a tiny trained ita_ner: every one gives a Doc, in both
 inference views, alone and inside an nlp.pipe batch, without disturbing the good
 posts batched with it."""
+
 import math
 
 import pytest
@@ -18,8 +19,12 @@ AWKWARD = {
     "300-char token": "I love " + "x" * 300 + " so much",
     "mixed newlines": "I love Obama\r\nso much\rParis\u2028Berlin\n\nLondon\u2029Apple\x85end",
 }
-GOOD = ["RT @user : I love Obama so much # fun", "RT @user : I love Paris so much # fun",
-        "RT @user : I love Google so much # fun", "RT @user : Messi and Trump in London"]
+GOOD = [
+    "RT @user : I love Obama so much # fun",
+    "RT @user : I love Paris so much # fun",
+    "RT @user : I love Google so much # fun",
+    "RT @user : Messi and Trump in London",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """A saved ita_ner keeps its weights as a safetensors blob, and loading a model
 directory never unpickles: tampered weights fail with a clear error and the
 payload never runs."""
+
 import io
 import json
 import pickle
@@ -60,7 +61,7 @@ def test_saved_weights_are_a_safetensors_blob_not_a_pickle(saved):
     _, inner = shim_message(model_file)
     blob = bytes(inner["weights"])
     header_length = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8: 8 + header_length])  # safetensors: a JSON header, then raw tensor bytes
+    header = json.loads(blob[8 : 8 + header_length])  # safetensors: a JSON header, then raw tensor bytes
     state = nlp.get_pipe("ita_ner").model.shims[0]._model.state_dict()
     assert set(header) - {"__metadata__"} == set(state)
     loaded = load_safetensors(blob)

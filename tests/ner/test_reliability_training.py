@@ -1,5 +1,6 @@
 """Training data the pipeline meets in the wild: DocBins without visual contexts,
 labels that only the dev set knows, and `spacy train` reproducibility."""
+
 import json
 import os
 import subprocess
@@ -37,8 +38,7 @@ def write_docbin(path, names, vocab, with_context=True, store_user_data=True):
 @pytest.mark.parametrize("store_user_data", [True, False])
 def test_docbin_without_visual_context_trains_the_text_view(tmp_path, store_user_data):
     nlp = tiny_nlp()
-    path = write_docbin(tmp_path / "train.spacy", NAMES, nlp.vocab, with_context=False,
-                        store_user_data=store_user_data)
+    path = write_docbin(tmp_path / "train.spacy", NAMES, nlp.vocab, with_context=False, store_user_data=store_user_data)
     examples = list(create_mner_corpus(path)(nlp))
     assert len(examples) == len(NAMES) and all(eg.predicted._.visual_context is None for eg in examples)
     optimizer = nlp.initialize(lambda: examples)
@@ -65,12 +65,28 @@ def test_label_seen_only_in_dev_is_scored_as_missed_not_a_crash(tmp_path):
 
 def spacy_train(output: Path, train: Path, dev: Path, steps: int) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    command = [sys.executable, "-m", "spacy", "train", *tiny_config_args(),
-               "--output", str(output), "--paths.train", str(train), "--paths.dev", str(dev),
-               "--training.max_steps", str(steps), "--training.eval_frequency", "2",
-               "--training.batcher.size", "4"]
-    return subprocess.Popen(command, cwd=output.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        *tiny_config_args(),
+        "--output",
+        str(output),
+        "--paths.train",
+        str(train),
+        "--paths.dev",
+        str(dev),
+        "--training.max_steps",
+        str(steps),
+        "--training.eval_frequency",
+        "2",
+        "--training.batcher.size",
+        "4",
+    ]
+    return subprocess.Popen(
+        command, cwd=output.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def score_rows(log: str):
@@ -88,7 +104,8 @@ def test_spacy_train_twice_with_one_seed_gives_identical_scores(tmp_path):
         assert run.returncode == 0, log[-3000:]
     rows = [score_rows(log) for log in logs]
     assert len(rows[0]) >= 3 and rows[0] == rows[1], "\n".join(logs)
-    performance = [json.loads((tmp_path / f"run{i}" / "model-best" / "meta.json").read_text())["performance"]
-                   for i in range(2)]
+    performance = [
+        json.loads((tmp_path / f"run{i}" / "model-best" / "meta.json").read_text())["performance"] for i in range(2)
+    ]
     assert performance[0] == performance[1]
     assert "ents_f" in performance[0]

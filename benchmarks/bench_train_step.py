@@ -4,10 +4,14 @@ with the same encoder. Prints a table; a quick stand-in for full training runs
 when the question is only the cost of an epoch.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py [--steps 8] [--warmup 2]
+    # ITA with the real contexts of a bench_systems context set, at several context budgets
+    OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py --dataset twitter2017 --contexts ita_all \
+        --budgets 32,64,128
 """
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
@@ -16,14 +20,28 @@ import spacy  # noqa: E402
 import torch  # noqa: E402
 from spacy.util import load_config  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from spacy_ita.data.corpus import create_mner_corpus  # noqa: E402
 from spacy_ita.resources import resolve_model  # noqa: E402
 
+from bench_systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 16
+TRAIN_POSTS = {"twitter2015": 4000, "twitter2017": 3373}
 
 
-def build(system: str, encoder: str, train_path: str):
+def budget_overrides(config_path: str, tokens: int) -> dict:
+    """The total context budget and every kind's, scaled alike from configs/ita.cfg (as bench_real_data does)."""
+    budget = load_config(config_path)["components"]["ita_ner"]["model"]["context_budget"]
+    scale = tokens / DEFAULT_CONTEXT_TOKENS
+    overrides = {"components.ita_ner.model.max_context_tokens": tokens}
+    for kind, kind_tokens in budget.items():
+        overrides[f"components.ita_ner.model.context_budget.{kind}"] = round(kind_tokens * scale)
+    return overrides
+
+
+def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONTEXT_TOKENS):
     paths = {"paths.train": train_path, "paths.dev": train_path}  # only to validate the config's corpora
     if system == "trf_ner":
         config = load_config(
@@ -31,15 +49,18 @@ def build(system: str, encoder: str, train_path: str):
             overrides={**paths, "components.transformer.model.name": resolve_model(encoder)},
         )
     else:
-        overrides = {**paths, "components.ita_ner.model.encoder": encoder}
+        config_path = os.path.join(REPO, "configs", "ita.cfg")
+        overrides = {**paths, "components.ita_ner.model.encoder": encoder, **budget_overrides(config_path, tokens)}
         if system == "ita_text":
             overrides["components.ita_ner.views"] = ["text"]
-        config = load_config(os.path.join(REPO, "configs", "ita.cfg"), overrides=overrides)
+        config = load_config(config_path, overrides=overrides)
     return spacy.util.load_model_from_config(config, auto_fill=True)
 
 
-def seconds_per_step(system: str, encoder: str, train_path: str, examples, steps: int, warmup: int) -> float:
-    nlp = build(system, encoder, train_path)
+def seconds_per_step(
+    system: str, encoder: str, train_path: str, examples, steps: int, warmup: int, tokens: int = DEFAULT_CONTEXT_TOKENS
+) -> float:
+    nlp = build(system, encoder, train_path, tokens)
     optimizer = nlp.initialize(lambda: examples)
     batches = [examples[i : i + BATCH] for i in range(0, len(examples), BATCH)]
     for batch in batches[:warmup]:
@@ -56,25 +77,34 @@ def main() -> None:
     parser.add_argument("--encoder", default="all-MiniLM-L6-v2")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--dataset", choices=list(TRAIN_POSTS), default="twitter2015")
+    parser.add_argument(
+        "--contexts", choices=list(CONTEXT_SETS), help="ITA reads this context set (default: git-base captions)"
+    )
+    parser.add_argument("--budgets", default=str(DEFAULT_CONTEXT_TOKENS), help="ITA rows: context tokens, e.g. 32,64")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch.manual_seed(0)
     n_posts = BATCH * (args.steps + args.warmup)
-    train_path = os.path.join(args.data_dir, "twitter2015", "train.txt")
-    reader = create_mner_corpus(
-        train_path, limit=n_posts, captions=os.path.join(args.data_dir, "captions-git-base", "captions.csv")
-    )
-    examples = list(reader(spacy.blank("en")))
+    train_path = os.path.join(args.data_dir, args.dataset, "train.txt")
+    if args.contexts:
+        sources = {"contexts": [os.path.join(args.data_dir, c) for c in CONTEXT_SETS[args.contexts](args.dataset)]}
+    else:
+        sources = {"captions": os.path.join(args.data_dir, "captions-git-base", "captions.csv")}
+    examples = list(create_mner_corpus(train_path, limit=n_posts, **sources)(spacy.blank("en")))
     rows = []
-    for system in ("ita", "ita_text", "trf_ner"):
+    for tokens in [int(t) for t in args.budgets.split(",")]:
+        step = seconds_per_step("ita", args.encoder, train_path, examples, args.steps, args.warmup, tokens)
+        rows.append((f"ita ({args.contexts or 'git-base captions'}, {tokens} context tokens)", step))
+    for system in ("ita_text", "trf_ner"):
         rows.append((system, seconds_per_step(system, args.encoder, train_path, examples, args.steps, args.warmup)))
     spacy_step = dict(rows)["trf_ner"]
-    steps_per_epoch = -(-4000 // BATCH)
+    steps_per_epoch = -(-TRAIN_POSTS[args.dataset] // BATCH)
     print(
-        f"Twitter-2015 train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
+        f"{args.dataset} train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
         f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
     )
-    print("| system | s/step | s/epoch (4000 posts) | × spaCy trf+ner |")
+    print(f"| system | s/step | s/epoch ({TRAIN_POSTS[args.dataset]} posts) | × spaCy trf+ner |")
     print("|---|---|---|---|")
     for system, step in rows:
         print(f"| {system} | {step:.2f} | {step * steps_per_epoch:.0f} | {step / spacy_step:.2f} |")

@@ -19,6 +19,8 @@ from spacy_ita.ner.inputs import ViewEncoder
 from spacy_ita.visual_context import CONTEXT_KINDS, context_pieces, context_text, normalize_context
 from spacy_ita.visualize import context_html
 
+from reliability_support import tiny_nlp
+
 DESCRIPTION = (
     "The image shows a large stadium filled with fans in red shirts , a banner reading "
     "LIVERPOOL FC hangs above the stand and several players walk onto the pitch"
@@ -258,12 +260,6 @@ def test_total_cap_is_cut_at_a_word_and_a_plain_text_still_works(tokenizer):
     assert decode_words(tokenizer, ids[0]) == "one two three four five six seven eight nine ten".split()
     assert decode_words(tokenizer, ids[1]) == ["a", "plain", "caption"]
     assert ids[2] == [] and ids[3] == []
-
-
-def tiny_nlp(**config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}, **config})
-    return nlp
 
 
 def examples_with(nlp, contexts):

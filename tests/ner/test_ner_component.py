@@ -10,17 +10,7 @@ from spacy.training import Example
 
 import spacy_ita  # noqa: F401
 
-NAMES = {
-    "Obama": "PER",
-    "Paris": "LOC",
-    "Google": "ORG",
-    "Messi": "PER",
-    "London": "LOC",
-    "Apple": "ORG",
-    "Trump": "PER",
-    "Berlin": "LOC",
-}
-TEMPLATE = ["RT", "@user", ":", "I", "love", None, "so", "much", "#", "fun"]
+from reliability_support import NAMES, TEMPLATE, tiny_nlp
 
 
 def make_examples(nlp, n=20):
@@ -39,12 +29,6 @@ def make_examples(nlp, n=20):
         reference._.visual_context = predicted._.visual_context = context
         examples.append(Example(predicted, reference))
     return examples
-
-
-def tiny_nlp(**config):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ita_ner", config={"model": {"encoder": "tiny-bert-2l", "max_length": 64}, **config})
-    return nlp
 
 
 def train(nlp, examples, epochs=40, seed=0):

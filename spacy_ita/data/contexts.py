@@ -66,22 +66,28 @@ ContextPath = Union[str, Path]
 CONTEXT_FILE_SUFFIXES = (".jsonl", ".parquet")
 
 
-def context_files(path: ContextPath) -> List[Path]:
-    """The file itself, or the JSONL / Parquet part files below a folder (sorted;
-    hidden and `_`-prefixed bookkeeping files such as `_SUCCESS` skipped)."""
+def files_below(
+    path: Union[str, Path], suffixes: Sequence[str], what: str, skip_prefixes: Tuple[str, ...] = (".",)
+) -> List[Path]:
+    """The file itself, or the files with one of `suffixes` below a folder (sorted, like
+    spaCy's walk_corpus; names starting with `skip_prefixes` are skipped)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"context source not found: {path}")
+        raise FileNotFoundError(f"{what} not found: {path}")
     if path.is_file():
         return [path]
     files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.suffix in CONTEXT_FILE_SUFFIXES and not p.name.startswith((".", "_"))
+        p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes and not p.name.startswith(skip_prefixes)
     )
     if not files:
-        raise FileNotFoundError(f"no {' or '.join(CONTEXT_FILE_SUFFIXES)} files in the context folder {path}")
+        raise FileNotFoundError(f"no {' or '.join(suffixes)} files in {path}")
     return files
+
+
+def context_files(path: ContextPath) -> List[Path]:
+    """The file itself, or the JSONL / Parquet part files below a folder (hidden and
+    `_`-prefixed bookkeeping files such as `_SUCCESS` skipped)."""
+    return files_below(path, CONTEXT_FILE_SUFFIXES, "context source", skip_prefixes=(".", "_"))
 
 
 def context_records(path: Path) -> Iterator[Tuple[int, Any]]:

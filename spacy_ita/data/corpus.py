@@ -23,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .contexts import VisualSources
+from .contexts import VisualSources, files_below
 from .convert import attach_visual_sources, read_docbin, read_mner_docs
 
 DOCBIN_SUFFIX = ".spacy"
@@ -33,19 +33,7 @@ DOC_EXTENSIONS = ("image", "image_id", "visual_context")
 
 def corpus_files(path: Union[str, Path]) -> List[Path]:
     """The file itself, or the .spacy and .txt files below a folder (sorted, like spaCy's walk_corpus)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"MNER corpus not found: {path}")
-    if path.is_file():
-        return [path]
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.suffix in (DOCBIN_SUFFIX, TEXT_SUFFIX) and not p.name.startswith(".")
-    )
-    if not files:
-        raise FileNotFoundError(f"no {DOCBIN_SUFFIX} or {TEXT_SUFFIX} files in {path}")
-    return files
+    return files_below(path, (DOCBIN_SUFFIX, TEXT_SUFFIX), "MNER corpus")
 
 
 def read_reference_docs(nlp: Language, path: Union[str, Path], sources: VisualSources) -> Iterator[Doc]:

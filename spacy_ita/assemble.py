@@ -19,7 +19,7 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from .aligners.cli import backend_configs
+from .aligners.cli import CaptionModelOption, DetectorOption, GpuFlag, OcrFlag, backend_configs
 from .api import ALIGNER_FACTORY
 
 
@@ -80,14 +80,11 @@ def report_context_kinds(nlp: Language) -> None:
 def assemble(
     model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
     output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
-    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR (as in align-images).")] = True,
-    detector: Annotated[
-        str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")
-    ] = "yolov8s-world",
-    caption_model: Annotated[
-        Optional[str], typer.Option(help="Image-to-text model; the one the training captions came from.")
-    ] = None,
-    gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the vision models on CUDA.")] = False,
+    ocr: OcrFlag = True,
+    detector: DetectorOption = "yolov8s-world",
+    # The captioner the training captions came from.
+    caption_model: CaptionModelOption = None,
+    gpu: GpuFlag = False,
 ) -> None:
     """Put an image_aligner (the align-images backends) in front of a trained ita_ner: it takes doc._.image."""
     try:

@@ -30,6 +30,13 @@ from ..image_folder import index_images
 
 NO_DETECTOR = ("", "none", "off")
 STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of part files."
+# The backend options, shared by align-images and assemble (which builds the same aligner).
+OcrFlag = Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")]
+DetectorOption = Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")]
+CaptionModelOption = Annotated[
+    Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")
+]
+GpuFlag = Annotated[bool, typer.Option("--gpu/--cpu", help="Run the vision models on CUDA.")]
 
 
 def align_images(
@@ -37,18 +44,14 @@ def align_images(
     output_jsonl: Annotated[
         Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")
     ],
-    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")] = True,
-    detector: Annotated[
-        str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")
-    ] = "yolov8s-world",
-    caption_model: Annotated[
-        Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")
-    ] = None,
+    ocr: OcrFlag = True,
+    detector: DetectorOption = "yolov8s-world",
+    caption_model: CaptionModelOption = None,
     cache_dir: Annotated[
         Optional[Path], typer.Option(help="Content-hash cache of backend outputs, shared across runs.")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per backend call.")] = 16,
-    gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="Run the models on CUDA.")] = False,
+    gpu: GpuFlag = False,
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     address: Annotated[Optional[str], typer.Option(help="--engine ray: " + ADDRESS_HELP)] = None,
     workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP + STAGES_HELP)] = None,

@@ -16,6 +16,7 @@ row whose id is already out (a retried batch on Ray) is dropped.
 import json
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
 
@@ -111,8 +112,9 @@ class ResultWriter:
             raise ValueError(f"{self.path} is a file; part files need a folder (or name a .jsonl file)")
         self._drop_temporary_parts()
         self.written: Set[str] = finished_ids(self.path, id_column)
-        # Parts of one run share a stamp: names never collide with an earlier run's.
-        self._run = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        # Parts of one run share a stamp. A random token, not the pid: a rerun in the same
+        # process and second (a resumed job in a notebook) would otherwise overwrite earlier parts.
+        self._run = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{uuid.uuid4().hex[:8]}"
         self._parts = 0
         self._handle = None
 
@@ -157,6 +159,8 @@ class ResultWriter:
         name = f"part-{self._run}-{self._next_part():05d}.parquet"
         tmp = self.path / f".{name}.tmp"
         pq.write_table(to_table(rows, self.schema()), tmp)
+        if (self.path / name).exists():  # os.replace would silently drop the rows already there
+            raise FileExistsError(f"{self.path / name} exists; refusing to overwrite finished results")
         os.replace(tmp, self.path / name)
 
     def _next_part(self) -> int:

@@ -181,6 +181,18 @@ def test_parquet_parts_with_and_without_objects_read_as_one_dataset(tmp_path):
     assert finished_ids(tmp_path / "contexts", "image_id") == {"a", "b"}
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_two_runs_in_one_process_and_second_keep_each_others_parts(tmp_path, fmt):
+    """A resumed job in the same process (and second) once overwrote the first run's parts."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    folder = tmp_path / "contexts"
+    for image_id in ("a", "b"):
+        with ResultWriter(folder, id_column="image_id", schema=context_schema, output_format_name=fmt) as writer:
+            writer.write([{"image_id": image_id, "objects": [], "caption": image_id, "ocr": []}])
+    assert finished_ids(folder, "image_id") == {"a", "b"}
+
+
 def test_pool_options():
     pools = stage_pools(["objects", "ocr"], ["1", "ocr=2-6"], ["0.5"], ["objects=0.25"])
     assert pools == {"objects": PoolSpec(1, 1, 0.5, 0.25), "ocr": PoolSpec(2, 6, 0.5, 0.0)}

@@ -57,6 +57,7 @@ SYSTEMS = {
 }
 # The per-kind context budget of configs/ita.cfg is for this total; --max-context-tokens scales both.
 DEFAULT_CONTEXT_TOKENS = 64
+POST_ROOM = 128  # subwords; Twitter posts stay well below
 
 
 def context_sources(args, dataset: str, system: str) -> Dict[str, Any]:
@@ -165,9 +166,14 @@ def train_command(
             cmd += ["--paths.contexts", json.dumps(sources["contexts"])]
         if args.max_context_tokens != DEFAULT_CONTEXT_TOKENS:
             # The budget curve: the total and every kind's budget scaled alike.
-            budget = Config().from_disk(REPO / spec["config"])["components"]["ita_ner"]["model"]["context_budget"]
+            model = Config().from_disk(REPO / spec["config"])["components"]["ita_ner"]["model"]
             scale = args.max_context_tokens / DEFAULT_CONTEXT_TOKENS
             cmd += ["--components.ita_ner.model.max_context_tokens", str(args.max_context_tokens)]
+            # A window must hold the whole budget after a post of up to POST_ROOM subwords,
+            # else a long budget is silently cut to what the window has left.
+            if args.max_context_tokens + POST_ROOM > model["max_length"]:
+                cmd += ["--components.ita_ner.model.max_length", str(args.max_context_tokens + POST_ROOM)]
+            budget = model["context_budget"]
             for kind, tokens in budget.items():
                 cmd += [f"--components.ita_ner.model.context_budget.{kind}", str(round(tokens * scale))]
         if args.kind_dropout:

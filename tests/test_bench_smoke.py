@@ -210,6 +210,11 @@ def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
     assert cmd[cmd.index("--components.ita_ner.model.max_context_tokens") + 1] == "128"
     assert cmd[cmd.index("--components.ita_ner.model.context_budget.knowledge") + 1] == "80"
     assert cmd[cmd.index("--components.ita_ner.context_kind_dropout") + 1] == "0.2"
+    assert "--components.ita_ner.model.max_length" not in cmd  # 128 + a post fit the 256 window
+    args.max_context_tokens = 256
+    cmd = contexts_of("twitter2017", "ita_all")[0]
+    assert cmd[cmd.index("--components.ita_ner.model.max_length") + 1] == "384"
+    args.max_context_tokens = 128
     assert contexts_of("twitter2015", "ita_image")[1] == [
         str(tmp_path / "contexts/blip2-captions.jsonl"),
         str(tmp_path / "contexts/owl-descriptions.jsonl"),

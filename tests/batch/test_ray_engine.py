@@ -56,7 +56,9 @@ def ray_session():
         },
     )
     context = ray.data.DataContext.get_current()
-    context.execution_no_progress_timeout_s = 180  # a stalled pool fails the test instead of hanging it
+    # A stalled pool fails the test instead of hanging it. 600 s, not less: on 2 busy cores
+    # (benchmarks beside the suite) starting an actor that imports torch took over 180 s.
+    context.execution_no_progress_timeout_s = 600
     context.enable_progress_bars = False
     yield
     ray.shutdown()

@@ -202,15 +202,21 @@ def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, O
     batch_size = Config().from_disk(REPO / SYSTEMS[system]["config"])["training"]["batcher"]["size"]
     steps_per_epoch = math.ceil(n_train / batch_size)
     cmd = train_command(args, dataset, system, seed, run_dir / "model", steps_per_epoch, splits)
-    config_text = (REPO / SYSTEMS[system]["config"]).read_text(encoding="utf8")
     settings = {
         "cmd": cmd,
         "threads": THREADS,
         "eval_limit": args.eval_limit,
         "speed_docs": args.speed_docs,
-        "config_sha1": hashlib.sha1(config_text.encode("utf8")).hexdigest(),
+        "config_sha1": config_fingerprint(REPO / SYSTEMS[system]["config"]),
     }
     return run_dir, cmd, steps_per_epoch, settings
+
+
+def config_fingerprint(path: Path) -> str:
+    """SHA-1 of the parsed config: a comment or layout edit leaves finished runs reusable
+    (the raw text's hash once orphaned three Twitter-2017 runs over a new comment)."""
+    text = Config().from_disk(path, interpolate=False).to_str()
+    return hashlib.sha1(text.encode("utf8")).hexdigest()
 
 
 def finished_record(run_dir: Path, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:

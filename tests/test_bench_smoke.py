@@ -222,3 +222,15 @@ def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
     assert contexts_of("twitter2015", "ita_knowledge")[1] == [str(tmp_path / "contexts/pgim-knowledge/twitter2015")]
     cmd, contexts = contexts_of("twitter2015", "ita_text")
     assert contexts is None and '["text"]' in cmd and "--components.ita_ner.context_kind_dropout" not in cmd
+
+
+def test_config_fingerprint_ignores_comments_but_not_values(tmp_path):
+    from bench_real_data import config_fingerprint
+
+    original = tmp_path / "a.cfg"
+    original.write_text("[training]\nseed = 0\ndropout = 0.1\n", encoding="utf8")
+    commented = tmp_path / "b.cfg"
+    commented.write_text("[training]\n# why the seed\nseed = 0\n\ndropout = 0.1\n", encoding="utf8")
+    changed = tmp_path / "c.cfg"
+    changed.write_text("[training]\nseed = 0\ndropout = 0.2\n", encoding="utf8")
+    assert config_fingerprint(original) == config_fingerprint(commented) != config_fingerprint(changed)

@@ -60,6 +60,20 @@ DEFAULT_CONTEXT_TOKENS = 64
 POST_ROOM = 128  # subwords; Twitter posts stay well below
 
 
+def budget_overrides(config_path: Path, tokens: int) -> Dict[str, int]:
+    """The budget curve's config overrides: the total context budget and every kind's, scaled
+    alike from the config's, and a window (max_length) that holds the whole budget after a
+    post of up to POST_ROOM subwords, else a long budget is silently cut to what is left."""
+    model = Config().from_disk(config_path)["components"]["ita_ner"]["model"]
+    scale = tokens / DEFAULT_CONTEXT_TOKENS
+    overrides = {"components.ita_ner.model.max_context_tokens": tokens}
+    if tokens + POST_ROOM > model["max_length"]:
+        overrides["components.ita_ner.model.max_length"] = tokens + POST_ROOM
+    for kind, kind_tokens in model["context_budget"].items():
+        overrides[f"components.ita_ner.model.context_budget.{kind}"] = round(kind_tokens * scale)
+    return overrides
+
+
 def context_sources(args, dataset: str, system: str) -> Dict[str, Any]:
     """The captions CSV and context sources a system's runs read, as reader arguments."""
     contexts = [str(args.data_dir / c) for c in CONTEXT_SETS[system](dataset)] if system in CONTEXT_SETS else None
@@ -165,17 +179,8 @@ def train_command(
         if sources["contexts"]:
             cmd += ["--paths.contexts", json.dumps(sources["contexts"])]
         if args.max_context_tokens != DEFAULT_CONTEXT_TOKENS:
-            # The budget curve: the total and every kind's budget scaled alike.
-            model = Config().from_disk(REPO / spec["config"])["components"]["ita_ner"]["model"]
-            scale = args.max_context_tokens / DEFAULT_CONTEXT_TOKENS
-            cmd += ["--components.ita_ner.model.max_context_tokens", str(args.max_context_tokens)]
-            # A window must hold the whole budget after a post of up to POST_ROOM subwords,
-            # else a long budget is silently cut to what the window has left.
-            if args.max_context_tokens + POST_ROOM > model["max_length"]:
-                cmd += ["--components.ita_ner.model.max_length", str(args.max_context_tokens + POST_ROOM)]
-            budget = model["context_budget"]
-            for kind, tokens in budget.items():
-                cmd += [f"--components.ita_ner.model.context_budget.{kind}", str(round(tokens * scale))]
+            for key, value in budget_overrides(REPO / spec["config"], args.max_context_tokens).items():
+                cmd += [f"--{key}", str(value)]
         if args.kind_dropout:
             cmd += ["--components.ita_ner.context_kind_dropout", str(args.kind_dropout)]
     return cmd

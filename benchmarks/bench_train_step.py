@@ -24,21 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from spacy_ita.data.corpus import create_mner_corpus  # noqa: E402
 from spacy_ita.resources import resolve_model  # noqa: E402
 
-from bench_systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS  # noqa: E402
+from bench_systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 16
 TRAIN_POSTS = {"twitter2015": 4000, "twitter2017": 3373}
-
-
-def budget_overrides(config_path: str, tokens: int) -> dict:
-    """The total context budget and every kind's, scaled alike from configs/ita.cfg (as bench_real_data does)."""
-    budget = load_config(config_path)["components"]["ita_ner"]["model"]["context_budget"]
-    scale = tokens / DEFAULT_CONTEXT_TOKENS
-    overrides = {"components.ita_ner.model.max_context_tokens": tokens}
-    for kind, kind_tokens in budget.items():
-        overrides[f"components.ita_ner.model.context_budget.{kind}"] = round(kind_tokens * scale)
-    return overrides
 
 
 def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONTEXT_TOKENS):

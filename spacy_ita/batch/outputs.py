@@ -157,10 +157,10 @@ class ResultWriter:
 
         self.path.mkdir(parents=True, exist_ok=True)
         name = f"part-{self._run}-{self._next_part():05d}.parquet"
-        tmp = self.path / f".{name}.tmp"
-        pq.write_table(to_table(rows, self.schema()), tmp)
         if (self.path / name).exists():  # os.replace would silently drop the rows already there
             raise FileExistsError(f"{self.path / name} exists; refusing to overwrite finished results")
+        tmp = self.path / f".{name}.tmp"
+        pq.write_table(to_table(rows, self.schema()), tmp)
         os.replace(tmp, self.path / name)
 
     def _next_part(self) -> int:

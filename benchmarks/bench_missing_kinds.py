@@ -10,6 +10,8 @@ and text-only:
         training/bench_ctx/twitter2017/ita_all/seed0/model/model-last --dataset twitter2017
 
 Scores are on valid (and test for Twitter-2015); nothing is chosen on them.
+Each row also gives the subword tokens the encoder reads per post (what the
+docs/s follow); `--tokens-only` counts those alone, in seconds, without tagging.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import torch  # noqa: E402
 from spacy_ita.evaluate import reading, score  # noqa: E402
 from spacy_ita.ner.views import AUTO, TEXT  # noqa: E402
 
+from bench_speed import CROSS_MODAL, TEXT_ONLY, encoder_tokens_per_post  # noqa: E402
 from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,11 +40,13 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", choices=list(DATASETS), required=True)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=0, help="first N posts of each split (0 = all)")
+    parser.add_argument("--tokens-only", action="store_true", help="encoder tokens per post only, no tagging")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     nlp = spacy.load(args.model)
     trained = {name: pipe.cfg.get("trained_context_kinds") for name, pipe in nlp.pipeline if hasattr(pipe, "cfg")}
     splits = [s for s in ("valid", "test") if DATASETS[args.dataset][s]]
+    columns = ["tokens/post"] if args.tokens_only else ["P", "R", "F1", "docs/s", "tokens/post"]
     rows = []
     for name, sources in [("text-only", None), *CONTEXT_SETS.items()]:
         files = [s.replace("contexts/", "") for s in sources(args.dataset)] if sources else []
@@ -51,17 +56,20 @@ def main(argv=None) -> None:
             examples = read_examples(
                 nlp, args.data_dir / DATASETS[args.dataset][split], {"contexts": contexts}, limit=args.limit
             )
-            with reading(nlp, TEXT if sources is None else AUTO):
-                result = score(nlp, examples)
-            row += [
-                f"{100 * result['ents_p']:.2f}",
-                f"{100 * result['ents_r']:.2f}",
-                f"**{100 * result['ents_f']:.2f}**",
-                f"{result['docs_per_second']:.1f}",
-            ]
+            if not args.tokens_only:
+                with reading(nlp, TEXT if sources is None else AUTO):
+                    result = score(nlp, examples)
+                row += [
+                    f"{100 * result['ents_p']:.2f}",
+                    f"{100 * result['ents_r']:.2f}",
+                    f"**{100 * result['ents_f']:.2f}**",
+                    f"{result['docs_per_second']:.1f}",
+                ]
+            docs = [eg.reference for eg in examples]
+            row.append(f"{encoder_tokens_per_post(nlp, docs, TEXT_ONLY if sources is None else CROSS_MODAL):.1f}")
         rows.append(row)
         print(f"[missing-kinds] {row}", flush=True)
-    header = ["read with"] + [f"{split} {c}" for split in splits for c in ("P", "R", "F1", "docs/s")]
+    header = ["read with"] + [f"{split} {c}" for split in splits for c in columns]
     print(f"\nModel: {args.model} (trained kinds: {trained}); dataset {args.dataset}\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")

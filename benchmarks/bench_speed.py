@@ -11,7 +11,8 @@ from typing import Any, Dict, List
 import torch
 
 from spacy_ita.data.corpus import predicted_doc
-from spacy_ita.evaluate import ita_pipe_names, reading
+from spacy_ita.evaluate import ita_pipe_names, ita_pipes, reading
+from spacy_ita.ner.architecture import tagger_shim
 from spacy_ita.ner.views import REPORTED_AS
 from spacy_ita.visual_context import context_text
 
@@ -19,6 +20,7 @@ from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS["auto"]
+TEXT_ONLY = REPORTED_AS["text"]
 # The inference view each reported view is read in.
 READ_IN = {reported: view for view, reported in REPORTED_AS.items()}
 
@@ -132,6 +134,23 @@ def time_view(nlp, references, view: str, synthesize: bool = True):
         return time.perf_counter() - start, docs
 
 
+def encoder_tokens_per_post(nlp, docs, view: str) -> float:
+    """Mean subword tokens the (first) ita_ner's encoder reads per post in `view`,
+    special tokens, every window of a long post and the context included, padding not.
+    Inference cost follows this, not a context's raw length: the context budget cuts
+    every context to about the same size, so the post's own length sets the ratio
+    between the views."""
+    pipe = ita_pipes(nlp)[0]
+    encoder = tagger_shim(pipe.model).view_encoder
+    words = [[token.text for token in doc] for doc in docs]
+    contexts = [pipe.context_of(doc) if view == CROSS_MODAL else None for doc in docs]
+    total, step = 0, 64
+    for start in range(0, len(docs), step):
+        encoded = encoder.encode(words[start : start + step], contexts[start : start + step])
+        total += int(encoded.attention_mask.sum())
+    return total / max(1, len(docs))
+
+
 def measure_speed(nlp, args, dataset: str, system: str, path: Path) -> Dict[str, Any]:
     """Inference docs/s with one thread on `speed_docs` posts: text-only, and
     cross-modal for ITA systems: with the real contexts where the system has
@@ -152,6 +171,8 @@ def measure_speed(nlp, args, dataset: str, system: str, path: Path) -> Dict[str,
                 "threads": 1,
                 "batch_size": nlp.batch_size,
             }
+            if ita_pipe_names(nlp):
+                entry["encoder_tokens_per_post"] = encoder_tokens_per_post(nlp, docs, view)
             if view == CROSS_MODAL:
                 entry["context"] = "real" if real else "synthesized"
                 entry["context_words_mean"] = statistics.mean(

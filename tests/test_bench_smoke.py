@@ -15,6 +15,20 @@ import bench_hooks  # noqa: E402
 SYSTEMS = ("ita", "ita_text", "trf_ner")
 
 
+def run_benchmark(script: str, *args: str, timeout: int = 600) -> str:
+    """stdout of `benchmarks/<script> args` run with one torch thread; it must succeed."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
+        cwd=str(REPO_ROOT),
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
 def test_epoch_seconds_excludes_evaluation_and_checkpoints():
     events = [
         {"event": "step", "step": 0, "epoch": 0, "t": 10.0},
@@ -44,26 +58,17 @@ def test_epoch_seconds_excludes_evaluation_and_checkpoints():
 
 def test_bench_real_data_smoke(shared_data, tmp_path):
     out = tmp_path / "bench"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "bench_real_data.py"),
-            "--smoke",
-            "--data-dir",
-            str(shared_data),
-            "--output-dir",
-            str(out),
-        ],
-        cwd=str(REPO_ROOT),
-        env=env,
-        capture_output=True,
-        text=True,
+    stdout = run_benchmark(
+        "bench_real_data.py",
+        "--smoke",
+        "--data-dir",
+        str(shared_data),
+        "--output-dir",
+        str(out),
         timeout=900,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "| dataset | system | split | view | P | R | F1 |" in proc.stdout
-    assert "Machine: " in proc.stdout and "Command: `python benchmarks/bench_real_data.py --smoke" in proc.stdout
+    assert "| dataset | system | split | view | P | R | F1 |" in stdout
+    assert "Machine: " in stdout and "Command: `python benchmarks/bench_real_data.py --smoke" in stdout
 
     results = json.loads((out / "results.json").read_text())
     assert (out / "table.md").read_text().count("| twitter2015 |") == len(results["rows"])
@@ -90,89 +95,68 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     ita = next(r for r in results["runs"] if r["system"] == "ita")
     assert "--paths.captions" in ita["command"] and "--components.ita_ner.temperature 4.0" in ita["command"]
     assert 35 <= ita["speed"]["cross_modal"]["context_words_mean"] <= 45
+    # What the encoder reads per post: the post alone, or the post, a separator and the context.
+    tokens = {view: ita["speed"][view]["encoder_tokens_per_post"] for view in ("text_only", "cross_modal")}
+    assert 0 < tokens["text_only"] < tokens["cross_modal"]
     trf = next(r for r in results["runs"] if r["system"] == "trf_ner")
+    assert "encoder_tokens_per_post" not in trf["speed"]["text_only"]  # no ita_ner encoder to count
     assert "--components.transformer.model.name" in trf["command"]
 
     # --table-only trains nothing: it tabulates the finished runs and names the missing ones.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "bench_real_data.py"),
-            "--smoke",
-            "--table-only",
-            "--systems",
-            "ita,trf_ner",
-            "--seeds",
-            "0,1",
-            "--data-dir",
-            str(shared_data),
-            "--output-dir",
-            str(out),
-        ],
-        cwd=str(REPO_ROOT),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    stdout = run_benchmark(
+        "bench_real_data.py",
+        "--smoke",
+        "--table-only",
+        "--systems",
+        "ita,trf_ner",
+        "--seeds",
+        "0,1",
+        "--data-dir",
+        str(shared_data),
+        "--output-dir",
+        str(out),
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "twitter2015 ita seed 1: no finished run with these settings, left out" in proc.stdout
-    assert "training (" not in proc.stdout and not (out / "twitter2015" / "ita" / "seed1").exists()
+    assert "twitter2015 ita seed 1: no finished run with these settings, left out" in stdout
+    assert "training (" not in stdout and not (out / "twitter2015" / "ita" / "seed1").exists()
     tabulated = json.loads((out / "results.json").read_text())
     assert sorted((r["system"], r["seed"]) for r in tabulated["runs"]) == [("ita", 0), ("trf_ner", 0)]
 
     # The side-by-side inference benchmark on the pipelines just trained.
     models = {system: out / "twitter2015" / system / "seed0" / "model" / "model-last" for system in ("ita", "trf_ner")}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "bench_inference.py"),
-            *[f"{name}={path}" for name, path in models.items()],
-            "--data",
-            str(shared_data / "twitter2015" / "test.txt"),
-            "--docs",
-            "12",
-            "--rounds",
-            "2",
-        ],
-        cwd=str(REPO_ROOT),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    stdout = run_benchmark(
+        "bench_inference.py",
+        *[f"{name}={path}" for name, path in models.items()],
+        "--data",
+        str(shared_data / "twitter2015" / "test.txt"),
+        "--docs",
+        "12",
+        "--rounds",
+        "2",
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [
         [c.strip() for c in line.strip().strip("|").split("|")]
-        for line in proc.stdout.splitlines()
+        for line in stdout.splitlines()
         if line.startswith("| ") and "docs/s" not in line
     ]
     assert [(r[0], r[1]) for r in rows] == [("ita", "text-only"), ("ita", "cross-modal"), ("trf_ner", "text-only")]
     assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0
 
     # The same ITA checkpoint read with each context set, and text-only.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "bench_missing_kinds.py"),
-            str(models["ita"]),
-            "--dataset",
-            "twitter2015",
-            "--data-dir",
-            str(shared_data),
-            "--limit",
-            "6",
-        ],
-        cwd=str(REPO_ROOT),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]  # header and rows
+    missing_kinds = ["bench_missing_kinds.py", str(models["ita"]), "--dataset", "twitter2015", "--limit", "6"]
+    missing_kinds += ["--data-dir", str(shared_data)]
+    stdout = run_benchmark(*missing_kinds)
+    table = [line for line in stdout.splitlines() if line.startswith("| ")]  # header and rows
     assert table[0].startswith("| read with | valid P") and len(table) == 1 + 5
+    assert table[0].count("tokens/post") == 2  # valid and test
     assert table[1].startswith("| text-only |") and table[4].startswith("| knowledge (pgim-knowledge/twitter2015) |")
+
+    # --tokens-only: what the encoder reads per post with each context set, no tagging.
+    stdout = run_benchmark(*missing_kinds, "--tokens-only")
+    table = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines()]
+    table = [row for row in table if row[0] and not row[0].startswith("---") and len(row) == 3]
+    assert table[0] == ["read with", "valid tokens/post", "test tokens/post"]
+    per_set = {row[0].split(" (")[0]: float(row[1]) for row in table[1:]}
+    assert per_set["text-only"] < per_set["blip2"] < per_set["all"] and per_set["knowledge"] < per_set["all"]
 
 
 def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):

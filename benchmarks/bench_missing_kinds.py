@@ -26,9 +26,9 @@ import spacy  # noqa: E402
 import torch  # noqa: E402
 
 from spacy_ita.evaluate import reading, score  # noqa: E402
-from spacy_ita.ner.views import AUTO, TEXT  # noqa: E402
+from spacy_ita.ner.views import AUTO, REPORTED_AS, TEXT  # noqa: E402
 
-from bench_speed import CROSS_MODAL, TEXT_ONLY, encoder_tokens_per_post  # noqa: E402
+from bench_speed import encoder_tokens_per_post  # noqa: E402
 from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +56,9 @@ def main(argv=None) -> None:
             examples = read_examples(
                 nlp, args.data_dir / DATASETS[args.dataset][split], {"contexts": contexts}, limit=args.limit
             )
+            view = TEXT if sources is None else AUTO
             if not args.tokens_only:
-                with reading(nlp, TEXT if sources is None else AUTO):
+                with reading(nlp, view):
                     result = score(nlp, examples)
                 row += [
                     f"{100 * result['ents_p']:.2f}",
@@ -66,7 +67,7 @@ def main(argv=None) -> None:
                     f"{result['docs_per_second']:.1f}",
                 ]
             docs = [eg.reference for eg in examples]
-            row.append(f"{encoder_tokens_per_post(nlp, docs, TEXT_ONLY if sources is None else CROSS_MODAL):.1f}")
+            row.append(f"{encoder_tokens_per_post(nlp, docs, REPORTED_AS[view]):.1f}")
         rows.append(row)
         print(f"[missing-kinds] {row}", flush=True)
     header = ["read with"] + [f"{split} {c}" for split in splits for c in columns]

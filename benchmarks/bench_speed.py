@@ -20,7 +20,6 @@ from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS["auto"]
-TEXT_ONLY = REPORTED_AS["text"]
 # The inference view each reported view is read in.
 READ_IN = {reported: view for view, reported in REPORTED_AS.items()}
 

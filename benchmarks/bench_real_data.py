@@ -342,6 +342,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--kind-dropout", type=float, default=0.0, help="context_kind_dropout of the ITA systems (training only)"
     )
+    parser.add_argument(
+        "--gpu-id",
+        type=int,
+        default=-1,
+        help="train and evaluate on this CUDA GPU (spacy train --gpu-id; spaCy needs cupy for it); -1: the CPU",
+    )
     parser.add_argument("--no-resume", dest="resume", action="store_false", help="retrain runs already done")
     parser.add_argument(
         "--table-only", action="store_true", help="train nothing: tabulate the finished runs among --systems x --seeds"
@@ -369,6 +375,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> Dict[str, Any]:
     args = parse_args(argv)
     command = "python " + shlex.join(["benchmarks/bench_real_data.py"] + list(sys.argv[1:] if argv is None else argv))
+    if args.gpu_id >= 0:
+        spacy.require_gpu(args.gpu_id)  # the evaluation and speed runs here load their pipelines onto it
     info = machine_info()
     args.output_dir.mkdir(parents=True, exist_ok=True)
     print(f"[bench] {command}\n[bench] machine: {machine_line(info)}\n[bench] output: {args.output_dir}", flush=True)

@@ -172,7 +172,7 @@ def train_command(
                 "--components.ita_ner.inference_view",
                 "text",
             ]
-            return cmd
+            return cmd + gpu_flag(args)
         sources = context_sources(args, dataset, system)
         if sources["captions"]:
             cmd += ["--paths.captions", sources["captions"]]
@@ -183,7 +183,13 @@ def train_command(
                 cmd += [f"--{key}", str(value)]
         if args.kind_dropout:
             cmd += ["--components.ita_ner.context_kind_dropout", str(args.kind_dropout)]
-    return cmd
+    return cmd + gpu_flag(args)
+
+
+def gpu_flag(args) -> List[str]:
+    """`spacy train --gpu-id N` where a run asks for a GPU (bench_train_step's args have no gpu_id)."""
+    gpu_id = getattr(args, "gpu_id", -1)
+    return ["--gpu-id", str(gpu_id)] if gpu_id >= 0 else []
 
 
 def main_view(system: str) -> str:

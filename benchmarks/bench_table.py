@@ -41,6 +41,7 @@ def machine_info() -> Dict[str, Any]:
         "spacy": spacy.__version__,
         "spacy_transformers": version("spacy-transformers"),
         "transformers": version("transformers"),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
@@ -51,7 +52,7 @@ def machine_line(info: Dict[str, Any]) -> str:
         f"{info['cores']} cores, {info['cpu']}, torch threads {info['torch_threads']} "
         f"(OMP_NUM_THREADS={info['omp_num_threads']}){load_text}; torch {info['torch']}, "
         f"spaCy {info['spacy']}, spacy-transformers {info['spacy_transformers']}, "
-        f"transformers {info['transformers']}"
+        f"transformers {info['transformers']}" + (f"; GPU {info['gpu']}" if info.get("gpu") else "")
     )
 
 

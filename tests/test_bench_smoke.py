@@ -206,6 +206,12 @@ def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
     assert contexts_of("twitter2015", "ita_knowledge")[1] == [str(tmp_path / "contexts/pgim-knowledge/twitter2015")]
     cmd, contexts = contexts_of("twitter2015", "ita_text")
     assert contexts is None and '["text"]' in cmd and "--components.ita_ner.context_kind_dropout" not in cmd
+    # The CPU unless a GPU is asked for; then every system's training takes it.
+    assert "--gpu-id" not in cmd
+    args.gpu_id = 0
+    for system in ("ita_text", "ita_all", "trf_ner"):
+        cmd = contexts_of("twitter2015", system)[0]
+        assert cmd[cmd.index("--gpu-id") + 1] == "0"
 
 
 def test_config_fingerprint_ignores_comments_but_not_values(tmp_path):

@@ -153,6 +153,8 @@ def train_command(
         str(max(1, round(0.1 * total_steps))),
         "--training.before_update",
         json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
+        # Every system trains on the GPU a run asks for (bench_real_data --gpu-id), else on the CPU.
+        *(["--gpu-id", str(args.gpu_id)] if args.gpu_id >= 0 else []),
     ]
     if system == "trf_ner":
         cmd += ["--components.transformer.model.name", resolve_model(args.encoder)]
@@ -172,7 +174,7 @@ def train_command(
                 "--components.ita_ner.inference_view",
                 "text",
             ]
-            return cmd + gpu_flag(args)
+            return cmd
         sources = context_sources(args, dataset, system)
         if sources["captions"]:
             cmd += ["--paths.captions", sources["captions"]]
@@ -183,13 +185,7 @@ def train_command(
                 cmd += [f"--{key}", str(value)]
         if args.kind_dropout:
             cmd += ["--components.ita_ner.context_kind_dropout", str(args.kind_dropout)]
-    return cmd + gpu_flag(args)
-
-
-def gpu_flag(args) -> List[str]:
-    """`spacy train --gpu-id N` where a run asks for a GPU (bench_train_step's args have no gpu_id)."""
-    gpu_id = getattr(args, "gpu_id", -1)
-    return ["--gpu-id", str(gpu_id)] if gpu_id >= 0 else []
+    return cmd
 
 
 def main_view(system: str) -> str:

@@ -428,12 +428,18 @@ def main() -> None:
     parser.add_argument("--rendered", type=int, default=48, help="rendered known-text images")
     parser.add_argument("--engines", default="rapidocr,easyocr", help="comma-separated, from: " + ", ".join(ENGINES))
     parser.add_argument("--show", action="store_true", help="also print every image's known text and lines read")
+    parser.add_argument("--report", type=Path, help="print the tables again from a finished run's folder")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # run one engine (in a child process)
     parser.add_argument("--sets", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.out.write_text(json.dumps(run_engine(args.worker, args.sets)))
+        return
+    if args.report:
+        sets = json.loads((args.report / "sets.json").read_text())
+        runs = [args.report / f"{e}.json" for e in ENGINES]
+        report(sets, {run.stem: json.loads(run.read_text()) for run in runs if run.exists()})
         return
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
@@ -449,6 +455,7 @@ def main() -> None:
     sets_file.write_text(json.dumps(sets))
     print(machine_line())
     print(f"images: {', '.join(f'{name} {len(items)}' for name, items in sets.items())}; in {work}", flush=True)
+    print(f"(--report {work} prints the tables again)")
     results = {}
     for engine in engines:
         out = work / f"{engine}.json"

@@ -7,7 +7,6 @@ Both keep the boxes above a confidence threshold and put them in reading
 order with `reading_order`.
 """
 
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,8 +18,6 @@ from spacy.util import registry
 
 from ..resources import resolve_model
 from .backend import AlignmentBackend
-
-logger = logging.getLogger("spacy_ita")
 
 # The OCR engines by the name `--ocr` takes, and the one used when none is named
 # (chosen from BENCHMARKS.md "OCR engines").
@@ -187,8 +184,9 @@ class RapidOCRBackend(AlignmentBackend):
             raise FileNotFoundError(f"RapidOCR model files missing (nothing is downloaded): {missing}")
         if self.settings["max_side"]:
             # The detector's input: RapidOCR's default scales the short side up to 736 pixels,
-            # which makes a 400x100 banner 2944x736 (20x the work, the same words read on
-            # BENCHMARKS.md's rendered set); PaddleOCR's classic setting only scales down.
+            # which makes a 400x100 banner 2944x736: 23x the CPU time on bench_ocr.py's
+            # rendered images for the same word recall. PaddleOCR's classic setting only
+            # scales down.
             params["Det.limit_type"] = "max"
             params["Det.limit_side_len"] = self.settings["max_side"]
         threads = intra_op_threads(self.settings["threads"])

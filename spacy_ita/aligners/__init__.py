@@ -6,7 +6,7 @@ from .captioner import HFCaptioner, create_hf_captioner
 from .component import ImageAligner, make_image_aligner
 from .detector import YOLODetector, create_yolo_backend
 from .images import LoadedImage, load_image, to_rgb
-from .ocr import EasyOCRBackend, create_easyocr_backend
+from .ocr import EasyOCRBackend, RapidOCRBackend, create_easyocr_backend, create_rapidocr_backend
 
 __all__ = [
     "AlignmentBackend",
@@ -15,10 +15,12 @@ __all__ = [
     "HFCaptioner",
     "ImageAligner",
     "LoadedImage",
+    "RapidOCRBackend",
     "YOLODetector",
     "create_alignment_cache",
     "create_easyocr_backend",
     "create_hf_captioner",
+    "create_rapidocr_backend",
     "create_yolo_backend",
     "load_image",
     "make_image_aligner",

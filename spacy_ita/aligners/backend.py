@@ -3,7 +3,7 @@ signature for the cache, and a model loaded on first use, once per process."""
 
 import json
 import threading
-from typing import Any, Callable, Dict, Hashable, List
+from typing import Any, Callable, Dict, Hashable, List, Tuple
 
 from PIL import Image
 
@@ -27,11 +27,15 @@ class AlignmentBackend:
     """Turns a batch of RGB images into one value of `kind` per image.
 
     Subclasses set `kind` ("objects", "caption" or "ocr"), keep every setting
-    that changes their output in `settings`, and implement `load_model` and
+    that changes their output in `settings` (and those that do not, such as
+    threads, there too, named in `runtime_settings`), and implement `load_model` and
     `__call__`. Building one is cheap: nothing loads until `model` is read.
     """
 
     kind: str = ""
+    # Settings that change how fast the output comes, never what it is (threads):
+    # left out of the cache signature, so that changing them keeps the cache.
+    runtime_settings: Tuple[str, ...] = ()
 
     def __init__(self, **settings: Any) -> None:
         self.settings = settings
@@ -39,7 +43,8 @@ class AlignmentBackend:
     @property
     def signature(self) -> str:
         """Identifies the output for a given image: part of the cache key."""
-        described = {"backend": type(self).__name__, "kind": self.kind, "format": CACHE_FORMAT, **self.settings}
+        output_settings = {k: v for k, v in self.settings.items() if k not in self.runtime_settings}
+        described = {"backend": type(self).__name__, "kind": self.kind, "format": CACHE_FORMAT, **output_settings}
         return json.dumps(described, sort_keys=True, default=str)
 
     @property

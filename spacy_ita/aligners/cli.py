@@ -10,7 +10,7 @@ of Ray actors (spacy_ita/batch) and OUT may also be a folder of part files.
 
 import json
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Set
+from typing import Annotated, Dict, List, Optional, Set, Union
 
 import typer
 from spacy.util import minibatch
@@ -27,11 +27,15 @@ from ..batch.cli import (
     WORKERS_HELP,
 )
 from ..image_folder import index_images
+from .ocr import DEFAULT_OCR_ENGINE, OCR_ENGINES, ocr_config
 
 NO_DETECTOR = ("", "none", "off")
 STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of part files."
 # The backend options, shared by align-images and assemble (which builds the same aligner).
-OcrFlag = Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read text with EasyOCR.")]
+OcrOption = Annotated[
+    str, typer.Option(help=f"OCR engine: {', '.join(OCR_ENGINES)} or 'none' (BENCHMARKS.md: OCR engines).")
+]
+NoOcrFlag = Annotated[bool, typer.Option("--no-ocr", help="No OCR (the same as --ocr none).")]
 DetectorOption = Annotated[str, typer.Option(help="YOLO weights: yolov8s-world, yolov10n, a .pt path, or 'none'.")]
 CaptionModelOption = Annotated[
     Optional[str], typer.Option(help="Image-to-text model (hub name or directory); off if unset.")
@@ -44,7 +48,8 @@ def align_images(
     output_jsonl: Annotated[
         Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")
     ],
-    ocr: OcrFlag = True,
+    ocr: OcrOption = DEFAULT_OCR_ENGINE,
+    no_ocr: NoOcrFlag = False,
     detector: DetectorOption = "yolov8s-world",
     caption_model: CaptionModelOption = None,
     cache_dir: Annotated[
@@ -72,7 +77,11 @@ def align_images(
         from ..batch.steps import import_code
 
         import_code(str(code))  # custom backends named in the configs below
-    backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
+    ocr = chosen_ocr(ocr, no_ocr)
+    try:
+        backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
+    except ValueError as err:  # an unknown OCR engine
+        msg.fail(str(err), exits=1)
     if not backends:
         msg.fail("No backend enabled: use --ocr, --detector or --caption-model.", exits=1)
     cache = None if cache_dir is None else {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(cache_dir)}
@@ -121,7 +130,7 @@ def align_on_ray(
     *,
     engine: str,
     backends: Dict[str, Optional[dict]],
-    ocr: bool,
+    ocr: str,
     detector: str,
     caption_model: Optional[str],
     cache_dir: Optional[Path],
@@ -159,14 +168,21 @@ def align_on_ray(
     msg.good(f"Wrote visual contexts for {timing.rows} images to {output} ({timing.rate:.2f} images/s)")
 
 
-def backend_configs(*, ocr: bool, detector: str, caption_model: Optional[str], gpu: bool) -> Dict[str, Optional[dict]]:
-    """The component's `backends` config; None turns a default backend off."""
+def chosen_ocr(ocr: str, no_ocr: bool) -> str:
+    """The OCR engine `--ocr` and `--no-ocr` name (`--no-ocr` wins: it predates `--ocr NAME`)."""
+    return "none" if no_ocr else ocr
+
+
+def backend_configs(
+    *, ocr: Union[str, bool], detector: str, caption_model: Optional[str], gpu: bool
+) -> Dict[str, Optional[dict]]:
+    """The component's `backends` config; None turns a default backend off. `ocr`: an
+    engine name (aligners/ocr.py OCR_ENGINES), "none", or True/False (the default engine / none)."""
     device = "cuda" if gpu else "cpu"
     configs: Dict[str, Optional[dict]] = {"objects": None, "ocr": None}
     if detector.lower() not in NO_DETECTOR:
         configs["objects"] = {"@misc": "spacy_ita.YOLODetector.v1", "model": detector, "device": device}
-    if ocr:
-        configs["ocr"] = {"@misc": "spacy_ita.EasyOCR.v1", "gpu": gpu}
+    configs["ocr"] = ocr_config(ocr, gpu=gpu)
     if caption_model:
         configs["caption"] = {"@misc": "spacy_ita.HFCaptioner.v1", "model": caption_model, "device": device}
     return configs if any(configs.values()) else {}

@@ -24,13 +24,14 @@ from ..visual_context import empty_context, merge_contexts
 from .backend import AlignmentBackend
 from .cache import AlignmentCache
 from .images import DEFAULT_MAX_PIXELS, load_image
+from .ocr import DEFAULT_OCR_ENGINE, ocr_config
 
 logger = logging.getLogger("spacy_ita")
 
 DEFAULT_CONFIG = {
     "backends": {
         "objects": {"@misc": "spacy_ita.YOLODetector.v1"},
-        "ocr": {"@misc": "spacy_ita.EasyOCR.v1"},
+        "ocr": ocr_config(DEFAULT_OCR_ENGINE),
     },
     "cache": None,
     "batch_size": 16,
@@ -60,7 +61,8 @@ def make_image_aligner(
 
     backends (Dict[str, Optional[AlignmentBackend]]): the registered backends
         to run, by key; each fills one context kind. Default: object tags
-        (`spacy_ita.YOLODetector.v1`) and OCR (`spacy_ita.EasyOCR.v1`); a
+        (`spacy_ita.YOLODetector.v1`) and OCR (`spacy_ita.RapidOCR.v1`, or
+        `spacy_ita.EasyOCR.v1`); a
         captioner is `spacy_ita.HFCaptioner.v1`. A key set to null turns a
         default backend off.
     cache (Optional[AlignmentCache]): a directory cache of backend outputs by

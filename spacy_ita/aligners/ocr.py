@@ -1,8 +1,16 @@
-"""OCR with EasyOCR: the text printed in the image, in reading order."""
+"""OCR: the text printed in the image, in reading order, one string per line.
 
+Two engines, each a registered backend: RapidOCR (`spacy_ita.RapidOCR.v1`,
+PP-OCRv6 ONNX models run by onnxruntime; the default, several times faster
+on CPU: BENCHMARKS.md "OCR engines") and EasyOCR (`spacy_ita.EasyOCR.v1`).
+Both keep the boxes above a confidence threshold and put them in reading
+order with `reading_order`.
+"""
+
+import os
 import tempfile
 from pathlib import Path
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from PIL import Image
@@ -10,6 +18,12 @@ from spacy.util import registry
 
 from ..resources import resolve_model
 from .backend import AlignmentBackend
+
+# The OCR engines by the name `--ocr` takes, and the one used when none is named
+# (chosen from BENCHMARKS.md "OCR engines").
+OCR_ENGINES = {"rapidocr": "spacy_ita.RapidOCR.v1", "easyocr": "spacy_ita.EasyOCR.v1"}
+DEFAULT_OCR_ENGINE = "rapidocr"
+NO_OCR = ("", "none", "off")
 
 # A box joins the current line when its vertical centre lies within this
 # fraction of the line's height from the line's centre.
@@ -46,12 +60,7 @@ class EasyOCRBackend(AlignmentBackend):
 
     def read(self, image: Image.Image) -> List[str]:
         reader = self.model
-        max_side = self.settings["max_side"]
-        if max_side and max(image.size) > max_side:
-            # The text detector's cost grows with the pixel count; a post's
-            # photo rarely has text too small to read at this size.
-            image = image.copy()
-            image.thumbnail((max_side, max_side), Image.LANCZOS)
+        image = fit_within(image, self.settings["max_side"])
         rgb = numpy.asarray(image.convert("RGB"))
         # detect + recognize is what readtext does; calling them directly lets us
         # hand the detector RGB and the recognizer a correctly weighted gray.
@@ -64,6 +73,33 @@ class EasyOCRBackend(AlignmentBackend):
             if confidence >= self.settings["min_confidence"] and text.strip()
         ]
         return reading_order(kept)
+
+
+def ocr_config(engine: Union[str, bool], *, gpu: bool = False) -> Optional[Dict[str, Any]]:
+    """The backend config of the OCR engine named `engine` (OCR_ENGINES; True: the
+    default engine), or None for "none" / False. Raises ValueError for an unknown name."""
+    if engine is True:
+        engine = DEFAULT_OCR_ENGINE
+    if engine is False or str(engine).lower() in NO_OCR:
+        return None
+    name = str(engine).lower()
+    if name not in OCR_ENGINES:
+        raise ValueError(f"Unknown OCR engine '{engine}': use one of {', '.join([*OCR_ENGINES, 'none'])}.")
+    config: Dict[str, Any] = {"@misc": OCR_ENGINES[name]}
+    if name == "easyocr":
+        config["gpu"] = gpu  # RapidOCR runs on onnxruntime's CPU build
+    return config
+
+
+def fit_within(image: Image.Image, max_side: int) -> Image.Image:
+    """`image` scaled down (aspect kept) so that neither side exceeds `max_side` pixels; 0: unchanged.
+
+    A text detector's cost grows with the pixel count; a post's photo rarely
+    has text too small to read at 1024 pixels."""
+    if max_side and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.LANCZOS)
+    return image
 
 
 def reading_order(boxes: Sequence[Tuple[Sequence[Sequence[float]], str]]) -> List[str]:
@@ -101,4 +137,110 @@ def create_easyocr_backend(
     Images larger than `max_side` pixels are scaled down before OCR (0: never)."""
     return EasyOCRBackend(
         languages=list(languages), model_dir=model_dir, min_confidence=min_confidence, gpu=gpu, max_side=max_side
+    )
+
+
+# The model files of a RapidOCR model folder (those its wheel ships).
+RAPIDOCR_MODEL_FILES = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+def intra_op_threads(threads: int) -> int:
+    """Threads for one inference: `threads` when positive, else $OMP_NUM_THREADS when
+    set, else 0 (onnxruntime's default, one per core). onnxruntime ignores
+    OMP_NUM_THREADS, so a job pinned to one core has to say so here."""
+    if threads > 0:
+        return threads
+    try:
+        return max(int(os.environ.get("OMP_NUM_THREADS", "0")), 0)
+    except ValueError:
+        return 0
+
+
+class RapidOCRBackend(AlignmentBackend):
+    """PP-OCR detection, angle classification and recognition (ONNX, onnxruntime)
+    through RapidOCR (https://github.com/RapidAI/RapidOCR), from model files on
+    disk: it never downloads."""
+
+    kind = "ocr"
+    runtime_settings = ("threads",)
+
+    @property
+    def model_key(self):
+        s = self.settings
+        return ("rapidocr", s["model_dir"], s["max_side"], s["use_angle_classifier"], intra_op_threads(s["threads"]))
+
+    def load_model(self) -> Any:
+        from rapidocr import RapidOCR
+
+        folder = Path(resolve_model(self.settings["model_dir"]))
+        # Named model paths: RapidOCR downloads into its package when it is given none.
+        params = {f"{task}.model_path": str(folder / name) for task, name in RAPIDOCR_MODEL_FILES.items()}
+        missing = [path for path in params.values() if not Path(path).is_file()]
+        if missing:
+            raise FileNotFoundError(f"RapidOCR model files missing (nothing is downloaded): {missing}")
+        if self.settings["max_side"]:
+            # The detector's input: RapidOCR's default scales the short side up to 736 pixels,
+            # which makes a 400x100 banner 2944x736: 23x the CPU time on bench_ocr.py's
+            # rendered images for the same word recall. PaddleOCR's classic setting only
+            # scales down.
+            params["Det.limit_type"] = "max"
+            params["Det.limit_side_len"] = self.settings["max_side"]
+        threads = intra_op_threads(self.settings["threads"])
+        if threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        params["Global.log_level"] = "error"  # it logs every call and warns on an image without text
+        return RapidOCR(params=params)
+
+    def __call__(self, images: List[Image.Image]) -> List[List[str]]:
+        return [self.read(image) for image in images]
+
+    def read(self, image: Image.Image) -> List[str]:
+        image = fit_within(image, self.settings["max_side"])
+        result = self.model(
+            image.convert("RGB"),
+            use_cls=self.settings["use_angle_classifier"],
+            text_score=self.settings["min_confidence"],
+        )
+        if result.boxes is None or result.txts is None:
+            return []  # no text found
+        kept = [
+            (box, text.strip())
+            for box, text, confidence in zip(result.boxes, result.txts, result.scores)
+            if confidence >= self.settings["min_confidence"] and text.strip()
+        ]
+        return reading_order(kept)
+
+
+@registry.misc("spacy_ita.RapidOCR.v1")
+def create_rapidocr_backend(
+    model_dir: str = "rapidocr-pp-ocrv6-small",
+    min_confidence: float = 0.5,
+    max_side: int = 1024,
+    use_angle_classifier: bool = True,
+    threads: int = 0,
+) -> RapidOCRBackend:
+    """OCR with RapidOCR; one list of lines (str, reading order) per image.
+
+    model_dir: a known model name (resources.KNOWN_MODELS; the default is the
+        models RapidOCR's wheel ships) or a directory holding the files of
+        RAPIDOCR_MODEL_FILES. Nothing is downloaded: missing files raise
+        FileNotFoundError on the first image.
+    min_confidence: a line's recognition score (0-1) below which it is dropped.
+    max_side: larger images are scaled down to this many pixels first, smaller
+        ones are read at their size (0: RapidOCR's own sizing).
+    use_angle_classifier: turn upside-down lines before reading them.
+    threads: onnxruntime's intra-op threads (0: $OMP_NUM_THREADS when set, else
+        one per core); not part of the cache signature.
+    """
+    return RapidOCRBackend(
+        model_dir=model_dir,
+        min_confidence=min_confidence,
+        max_side=max_side,
+        use_angle_classifier=use_angle_classifier,
+        threads=threads,
     )

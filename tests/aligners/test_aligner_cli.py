@@ -87,3 +87,26 @@ def test_finished_ids_ignores_a_torn_last_line(tmp_path):
     output.write_text('{"image_id": "a", "objects": []}\n{"image_id": "b", "obj', encoding="utf8")
     assert finished_ids(output) == {"a"}
     assert output.read_text(encoding="utf8") == '{"image_id": "a", "objects": []}\n'
+
+
+def test_unknown_ocr_engine_or_none_at_all_is_a_clear_error(images_dir, tmp_path):
+    app = typer.Typer()
+    app.command()(align_images)
+    output = tmp_path / "contexts.jsonl"
+    result = CliRunner().invoke(app, [str(images_dir), str(output), "--ocr", "tesseract", "--detector", "none"])
+    assert result.exit_code == 1 and "Unknown OCR engine 'tesseract'" in result.output
+    result = CliRunner().invoke(app, [str(images_dir), str(output), "--ocr", "none", "--detector", "none"])
+    assert result.exit_code == 1 and "No backend enabled" in result.output
+    assert not output.exists()
+
+
+def test_ocr_option_picks_the_engine_backend_configs_builds():
+    from spacy_ita.aligners.cli import backend_configs, chosen_ocr
+
+    def ocr(name, no_ocr=False):
+        configs = backend_configs(ocr=chosen_ocr(name, no_ocr), detector="none", caption_model=None, gpu=True)
+        return configs.get("ocr")
+
+    assert ocr("rapidocr") == {"@misc": "spacy_ita.RapidOCR.v1"}  # runs on CPU: no gpu setting
+    assert ocr("easyocr") == {"@misc": "spacy_ita.EasyOCR.v1", "gpu": True}
+    assert ocr("easyocr", no_ocr=True) is None and ocr("none") is None

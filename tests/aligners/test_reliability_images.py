@@ -9,10 +9,11 @@ from importlib import resources as importlib_resources
 
 import numpy
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from spacy.util import registry
 
 from spacy_ita.aligners import AlignmentBackend
+from spacy_ita.aligners.ocr import OCR_ENGINES, ocr_config
 from spacy_ita.visual_context import empty_context
 
 from reliability_support import ents, trained_nlp
@@ -211,4 +212,31 @@ def test_real_detector_pipeline_over_good_bad_and_url_images(tmp_path, caplog, n
             assert ents(doc) == alone  # text-only, exactly as without an image
         assert doc.ents and all(t.ent_iob_ in ("B", "I", "O") for t in doc)
     assert caplog.text.count("Skipping image") == 4
+    assert no_network == []
+
+
+@pytest.mark.parametrize("engine", sorted(OCR_ENGINES))
+def test_real_ocr_pipeline_over_text_bad_odd_and_url_images(tmp_path, caplog, no_network, engine):
+    """Each OCR engine, then ita_ner, over one batch: the text image is read, odd images
+    (CMYK, alpha, 16-bit, animated, unicode names) are aligned, bad ones and the URL go
+    on text-only, every post is tagged, nothing is fetched."""
+    nlp = trained_nlp()
+    nlp.add_pipe("image_aligner", first=True, config={"backends": {"objects": None, "ocr": ocr_config(engine)}})
+    sign = Image.new("RGB", (320, 120), "white")
+    ImageDraw.Draw(sign).text((20, 30), "OPEN", fill="black", font=ImageFont.load_default(size=48))
+    sign.save(tmp_path / "sign.png")
+    bad = bad_images(tmp_path / "bad")
+    odd = odd_images(tmp_path / "odd")
+    sources = [tmp_path / "sign.png", *bad.values(), *odd.values()]
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        docs = list(nlp.pipe([post(nlp, source) for source in sources], batch_size=4))
+    alone = ents(nlp(nlp.make_doc(POST)))
+    assert [line.upper() for line in docs[0]._.visual_context["ocr"]] == ["OPEN"]
+    for doc, source in zip(docs[1 : 1 + len(bad)], bad.values()):
+        assert doc._.visual_context == empty_context(), source
+        assert ents(doc) == alone
+    for doc in docs[1 + len(bad) :]:
+        assert isinstance(doc._.visual_context["ocr"], list)  # aligned (a bus photo crop: text or not)
+    assert all(doc.ents for doc in docs)
+    assert caplog.text.count("Skipping image") == len(bad)
     assert no_network == []

@@ -17,10 +17,11 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 from spacy.util import is_package, minibatch
 from tqdm import tqdm
 
-from .outputs import ResultWriter
+from ..visual_context import CONTEXT_KINDS
+from .outputs import ResultWriter, check_output_apart, is_single_file
 from .pools import PoolSpec
 from .posts import BadRow, Post, PostColumns, input_files, read_posts
-from .schema import annotation_schema, context_schema
+from .schema import ANNOTATION_FIELDS, annotation_schema, context_schema
 
 logger = logging.getLogger("spacy_ita")
 
@@ -108,8 +109,11 @@ def annotate_posts(
     model = check_model(model)
     input_files(input_path)  # a missing or empty input fails here, before any work
     input_path = Path(input_path).resolve()
+    check_annotate_output(output, input_path)
     summary = AnnotateSummary()
-    with ResultWriter(output, id_column="id", schema=annotation_schema, output_format_name=output_format) as writer:
+    with ResultWriter(
+        output, id_column="id", schema=annotation_schema, output_format_name=output_format, fields=ANNOTATION_FIELDS
+    ) as writer:
         todo = []
         for item in read_posts(input_path, columns, image_root=absolute(image_root)):
             if isinstance(item, BadRow):
@@ -128,6 +132,15 @@ def annotate_posts(
             summary.entities += sum(len(row["entities"]) for row in rows)
             summary.cross_modal += sum(row["view"] == "cross_modal" for row in rows)
     return summary
+
+
+def check_annotate_output(output: Path, input_path: Path) -> None:
+    """OUTPUT must be neither INPUT, nor a folder holding it, nor a posts file inside
+    an INPUT folder (a rerun would read its own results as posts): a ValueError."""
+    check_output_apart(output, [input_path])
+    output = Path(output)
+    if input_path.is_dir() and output.resolve().parent == input_path and is_single_file(output):
+        raise ValueError(f"The output {output} is inside the input folder {input_path}, whose files are read as posts")
 
 
 def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
@@ -206,6 +219,31 @@ def annotate_on_ray(
         yield from ray_engine.result_batches(results)
 
 
+def align_images_locally(
+    aligner: Any,
+    images: List[Path],
+    output: Path,
+    *,
+    batch_size: int = 16,
+    output_format: Optional[str] = None,
+    progress: bool = True,
+    on_listed: Callable[[int, int], None] = lambda total, todo: None,
+) -> JobTiming:
+    """align-images in this process with an `image_aligner` component: {image_id, <kinds>}
+    rows for the images not yet in OUTPUT (a .jsonl file or a folder of parts)."""
+    with context_writer(output, output_format) as writer:
+        todo = [path for path in images if path.stem not in writer.written]
+        on_listed(len(images), len(todo))
+        timing = JobTiming()
+        batches = (
+            [{"image_id": path.stem, **context} for path, context in zip(batch, aligner.align(batch))]
+            for batch in minibatch(todo, size=batch_size)
+        )
+        for _ in write_all(writer, batches, len(todo), "align-images", progress, timing):
+            pass
+    return timing
+
+
 def align_images_on_ray(
     images: List[Path],
     output: Path,
@@ -232,7 +270,7 @@ def align_images_on_ray(
     configs = {
         name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name] for name in stages
     }
-    with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
+    with context_writer(output, output_format) as writer:
         todo = [path for path in images if path.stem not in writer.written]
         on_listed(len(images), len(todo))
         timing = JobTiming()
@@ -247,6 +285,13 @@ def align_images_on_ray(
             for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress, timing):
                 pass
     return timing
+
+
+def context_writer(output: Path, output_format: Optional[str] = None) -> ResultWriter:
+    """The resumable writer of align-images rows ({image_id, <kinds>}), either engine."""
+    return ResultWriter(
+        output, id_column="image_id", schema=context_schema, output_format_name=output_format, fields=CONTEXT_KINDS
+    )
 
 
 def image_input_schema():

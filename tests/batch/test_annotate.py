@@ -137,7 +137,7 @@ def test_crash_loses_only_the_batch_in_flight_and_rerun_computes_the_rest(tmp_pa
         with output.open("a", encoding="utf8") as handle:
             handle.write('{"id": "p5", "entities": [{"te')
     else:  # killed while writing a part: its temporary file
-        (output / ".part-x-00009.parquet.tmp").write_bytes(b"PAR1")
+        (output / ".part-20260101T000000-0123abcd-00009.parquet.tmp").write_bytes(b"PAR1")
     result = run(save_model(tmp_path / "fixed", log=str(log)), posts, output, "--code", batch_support.CODE, "-b", 2)
     assert "4 already in" in " ".join(result.output.split())
     assert log.read_text(encoding="utf8").splitlines() == [p["text"] for p in POSTS[4:]]  # only p5-p7 computed
@@ -154,6 +154,81 @@ def test_missing_model_or_input_fails_before_any_work(model, tmp_path):
     result = run(model, posts, tmp_path / "out.jsonl", "--engine", "spark", exit_code=1)
     assert "Unknown engine 'spark'" in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+TWEETS = [
+    {"tweet_id": "t1", "text": "Obama in Paris"},
+    {"tweet_id": "t2", "text": "Messi in London"},
+    {"tweet_id": "t3", "text": "Jordan again"},
+]
+
+
+def write_tweets(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in TWEETS), encoding="utf8")
+    return path
+
+
+@pytest.mark.parametrize("where", ["the input's folder", "the input file"])
+def test_output_that_is_or_holds_the_input_fails_before_any_work_and_keeps_it(model, tmp_path, where):
+    """It once emptied the input (131 bytes to 0) and printed 'Annotated 0 posts'."""
+    posts = write_tweets(tmp_path / "data")
+    before = posts.read_bytes()
+    output = posts.parent if where == "the input's folder" else posts
+    result = run(model, posts, output, "--id-column", "tweet_id", exit_code=1)
+    assert "name a separate output" in " ".join(result.output.split())
+    assert posts.read_bytes() == before
+    assert sorted(p.name for p in posts.parent.iterdir()) == ["posts.jsonl"]
+
+
+def test_a_jsonl_output_inside_an_input_folder_is_refused(model, tmp_path):
+    posts = write_tweets(tmp_path / "data")
+    result = run(model, posts.parent, posts.parent / "entities.jsonl", "--id-column", "tweet_id", exit_code=1)
+    assert "read as posts" in " ".join(result.output.split())
+    assert not (posts.parent / "entities.jsonl").exists()
+
+
+def test_another_tools_file_in_the_output_folder_is_left_untouched_and_named(model, tmp_path, caplog):
+    posts = write_tweets(tmp_path / "data")
+    results = tmp_path / "results"
+    results.mkdir()
+    other = results / "other_tool.jsonl"
+    other.write_text('{"doc": 1, "score": 0.5}\n{"doc": 2, "score": 0.25}\n', encoding="utf8")
+    before = other.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        run(model, posts, results, "--id-column", "tweet_id", "--code", batch_support.CODE)
+        run(model, posts, results, "--id-column", "tweet_id", "--code", batch_support.CODE)  # a resume
+    assert other.read_bytes() == before
+    assert "other_tool.jsonl" in caplog.text and "left untouched" in caplog.text
+    parts = [p for p in results.iterdir() if p != other]
+    assert len(parts) == 1 and parts[0].name.startswith("part-")
+    assert sorted(row["id"] for row in read_rows(parts[0])) == ["t1", "t2", "t3"]  # each once
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"doc": 1, "score": 0.5}\n{"doc": 2, "score": 0.25}\n',
+        '{"id": "t1", "text": "Obama in Paris"}\n',  # someone's posts: an id, but not our row
+        '{"doc": 1, "score": 0.5}',  # one line, no newline: not a row of ours cut short
+    ],
+)
+def test_a_foreign_jsonl_output_file_is_refused_and_kept(model, tmp_path, content):
+    posts = write_tweets(tmp_path / "data")
+    other = tmp_path / "other_tool.jsonl"
+    other.write_text(content, encoding="utf8")
+    before = other.read_bytes()
+    result = run(model, posts, other, "--id-column", "tweet_id", exit_code=1)
+    assert f"{other}:1 is not a row this job writes" in " ".join(result.output.split())
+    assert other.read_bytes() == before
+
+
+def test_a_whole_last_row_without_its_newline_is_kept(tmp_path):
+    output = tmp_path / "out.jsonl"
+    output.write_text('{"id": "a", "entities": []}\n{"id": "b", "entities": []}', encoding="utf8")
+    assert finished_ids(output, "id", ("entities",)) == {"a", "b"}
+    assert output.read_text(encoding="utf8") == '{"id": "a", "entities": []}\n{"id": "b", "entities": []}\n'
 
 
 def test_parquet_parts_with_and_without_objects_read_as_one_dataset(tmp_path):

@@ -195,6 +195,19 @@ def test_convert_command_both_ways(posts_file, captions_file, tmp_path):
     assert result.exit_code == 1 and f"{bad}:2: unknown tag 'E-PER'" in result.output
 
 
+@pytest.mark.parametrize("target", ["input", "captions", "contexts"])
+def test_convert_never_writes_over_one_of_its_inputs(posts_file, captions_file, tmp_path, target):
+    contexts = write_jsonl(tmp_path / "contexts.jsonl", [{"image_id": "10", "ocr": ["HI"]}])
+    output = {"input": posts_file, "captions": captions_file, "contexts": contexts}[target]
+    before = {path: path.read_bytes() for path in (posts_file, captions_file, contexts)}
+    app = typer.Typer()
+    app.command()(convert)
+    args = [str(posts_file), str(output), "--captions", str(captions_file), "--contexts", str(contexts)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "name a separate output" in " ".join(result.output.split())
+    assert {path: path.read_bytes() for path in before} == before
+
+
 # Real data: README counts of ../shared/data (conlleval-style entity counts).
 SPLITS = {
     "twitter2015/train": (4000, 6352, 186, 3568),

@@ -50,6 +50,7 @@ class JobTiming:
 class AnnotateSummary:
     posts: int = 0  # readable posts in the input
     bad_rows: int = 0
+    repaired_rows: int = 0  # posts to annotate with undecodable characters replaced by U+FFFD
     already_done: int = 0
     with_image: int = 0
     cross_modal: int = 0
@@ -121,6 +122,8 @@ def annotate_posts(
             elif item.id in writer.written:
                 summary.already_done += 1
             else:
+                if item.repaired:
+                    report_repaired_post(summary, item)
                 todo.append(item)
         summary.posts = len(todo) + summary.already_done
         summary.with_image = sum(post.image is not None for post in todo)
@@ -150,6 +153,20 @@ def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
         logger.warning("Skipping %s", bad)
     elif summary.bad_rows == SHOWN_BAD_ROWS + 1:
         logger.warning("More unreadable rows follow; they are counted, not listed.")
+
+
+def report_repaired_post(summary: AnnotateSummary, post: Post) -> None:
+    summary.repaired_rows += 1
+    if summary.repaired_rows <= SHOWN_BAD_ROWS:
+        logger.warning(
+            "%s: post %r: %d undecodable character(s) (an emoji cut in half, or bytes that are not UTF-8) "
+            "replaced with U+FFFD",
+            post.where,
+            post.id,
+            post.repaired,
+        )
+    elif summary.repaired_rows == SHOWN_BAD_ROWS + 1:
+        logger.warning("More posts with undecodable characters follow; they are counted, not listed.")
 
 
 def write_all(

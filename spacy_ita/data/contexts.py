@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..decoding import parquet_rows, repair_value
 from ..image_folder import IMAGE_SUFFIXES, index_images
 from ..visual_context import has_context, merge_contexts, normalize_context, warn_unknown_fields
 from .mner_format import MNERFormatError, utf8_lines
@@ -91,13 +92,25 @@ def context_files(path: ContextPath) -> List[Path]:
 
 
 def context_records(path: Path) -> Iterator[Tuple[int, Any]]:
-    """(line or row number, decoded record) of one JSONL or Parquet context file."""
+    """(line or row number, decoded record) of one JSONL or Parquet context file;
+    undecodable characters (a lone surrogate, bytes that are not UTF-8) replaced with
+    U+FFFD and named in a warning."""
+    for number, record in _raw_context_records(path):
+        record, repaired = repair_value(record)
+        if repaired:
+            logger.warning("%s:%d: %d undecodable character(s) replaced with U+FFFD", path, number, repaired)
+        yield number, record
+
+
+def _raw_context_records(path: Path) -> Iterator[Tuple[int, Any]]:
     if path.suffix == ".parquet":
         try:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet  # noqa: F401
         except ImportError:
             raise MNERFormatError(path, 1, "reading Parquet needs pyarrow (pip install spacy-ita[ray])") from None
-        for row_number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+        for row_number, row in parquet_rows(path):
+            if isinstance(row, str):
+                raise MNERFormatError(path, row_number, row)
             yield row_number, {key: value for key, value in row.items() if value is not None}
         return
     for line_number, line in utf8_lines(path):

@@ -80,7 +80,8 @@ def test_one_row_per_post_and_bad_rows_reported(model, tmp_path, caplog):
         (12, "already read at"),
     ):
         assert f"{posts}:{line}: " in warnings and reason in warnings
-    assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 already" in " ".join(result.output.split())
+    summary = " ".join(result.output.split())
+    assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 with undecodable characters" in summary
 
 
 def test_csv_parquet_and_folder_inputs_give_the_same_rows(model, tmp_path):
@@ -154,6 +155,52 @@ def test_missing_model_or_input_fails_before_any_work(model, tmp_path):
     result = run(model, posts, tmp_path / "out.jsonl", "--engine", "spark", exit_code=1)
     assert "Unknown engine 'spark'" in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+CUT_EMOJI = "Taylor Swift in London tonight \ud83d"  # a tweet cut inside an emoji: a lone surrogate
+
+
+def test_a_post_cut_inside_an_emoji_is_repaired_named_counted_and_the_job_goes_on(model, tmp_path, caplog):
+    """It once stopped the job ('surrogates not allowed', rc 1, no row named, later posts never written)."""
+    posts = tmp_path / "posts.jsonl"
+    rows = [{"id": "a", "text": "Obama in Paris"}, {"id": "cut", "text": CUT_EMOJI}, {"id": "b", "text": "Messi"}]
+    posts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf8")  # "\ud83d" escaped, valid JSON
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        result = run(model, posts, tmp_path / "out.jsonl", "--code", batch_support.CODE, "--batch-size", 2)
+    out = {row["id"]: row for row in read_rows(tmp_path / "out.jsonl")}
+    assert sorted(out) == ["a", "b", "cut"]
+    assert f"{posts}:2: post 'cut': 1 undecodable character(s)" in caplog.text
+    assert "1 with undecodable characters replaced by U+FFFD" in " ".join(result.output.split())
+    # Read as "... tonight \ufffd": one character for one, so spans index the user's text.
+    nlp = spacy.load(model)
+    expected = nlp(CUT_EMOJI.replace("\ud83d", "\ufffd"))
+    spans = [(e["text"], e["start_char"]) for e in out["cut"]["entities"]]
+    assert spans == [(e.text, e.start_char) for e in expected.ents]
+
+
+def test_bytes_that_are_not_utf8_in_csv_and_jsonl_are_repaired_and_counted(tmp_path):
+    csv_path = tmp_path / "posts.csv"
+    csv_path.write_bytes(b"id,text\r\n1,Obama in Paris\r\n2,caf\xe9 in Rome\r\n")  # Latin-1 byte in a UTF-8 file
+    jsonl_path = tmp_path / "posts.jsonl"
+    jsonl_path.write_bytes(b'{"id": "1", "text": "Obama"}\n{"id": "2", "text": "caf\xe9 in Rome"}\n')
+    for path in (csv_path, jsonl_path):
+        posts = list(read_posts(path))
+        assert [(p.id, p.text, p.repaired) for p in posts][1] == ("2", "caf\ufffd in Rome", 1)
+        assert posts[0].repaired == 0
+
+
+def test_a_parquet_string_that_is_not_utf8_costs_only_its_row(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    text = pa.array([b"Obama in Paris", b"Taylor Swift \xed\xa0\xbd", b"Messi"], type=pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"id": ["1", "2", "3"], "text": text}), tmp_path / "posts.parquet")
+    posts = list(read_posts(tmp_path / "posts.parquet"))
+    assert [(p.id, p.text, p.repaired) for p in posts] == [
+        ("1", "Obama in Paris", 0),
+        ("2", "Taylor Swift \ufffd\ufffd\ufffd", 3),
+        ("3", "Messi", 0),
+    ]
 
 
 TWEETS = [

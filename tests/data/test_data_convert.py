@@ -208,6 +208,17 @@ def test_convert_never_writes_over_one_of_its_inputs(posts_file, captions_file, 
     assert {path: path.read_bytes() for path in before} == before
 
 
+def test_a_context_cut_inside_an_emoji_is_repaired_named_and_converted(posts_file, tmp_path, caplog):
+    """A lone surrogate in a context file once stopped the DocBin writer (surrogates not allowed)."""
+    contexts = tmp_path / "contexts.jsonl"
+    contexts.write_text('{"image_id": "10", "ocr": ["WELCOME \\ud83d"]}\n{"image_id": "20", "ocr": ["HI"]}\n')
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        mner_to_docbin(posts_file, tmp_path / "out.spacy", VisualSources.load(contexts=[contexts]))
+    assert f"{contexts}:1: 1 undecodable character(s) replaced with U+FFFD" in caplog.text
+    docs = {doc._.image_id: doc for doc in read_docbin(tmp_path / "out.spacy")}
+    assert docs["10"]._.visual_context["ocr"] == ["WELCOME \ufffd"] and docs["20"]._.visual_context["ocr"] == ["HI"]
+
+
 # Real data: README counts of ../shared/data (conlleval-style entity counts).
 SPLITS = {
     "twitter2015/train": (4000, 6352, 186, 3568),

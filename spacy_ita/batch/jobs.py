@@ -126,6 +126,8 @@ def annotate_posts(
                     report_repaired_post(summary, item)
                 todo.append(item)
         summary.posts = len(todo) + summary.already_done
+        if not summary.posts and summary.bad_rows:
+            raise NoReadablePostError(no_readable_post_message(input_path, summary.bad, columns))
         summary.with_image = sum(post.image is not None for post in todo)
         if engine == "local":
             batches = annotate_locally(todo, model, batch_size=batch_size, code=absolute(code), gpu_id=gpu_id)
@@ -135,6 +137,22 @@ def annotate_posts(
             summary.entities += sum(len(row["entities"]) for row in rows)
             summary.cross_modal += sum(row["view"] == "cross_modal" for row in rows)
     return summary
+
+
+class NoReadablePostError(ValueError):
+    """Every row of the input was unreadable: most likely the wrong columns or format."""
+
+
+def no_readable_post_message(input_path: Path, bad: List[BadRow], columns: PostColumns) -> str:
+    """Why a job read no post at all: the first reason, and the columns the rows did have."""
+    found = sorted({name for row in bad for name in row.columns})
+    hint = (
+        f"; the rows have the columns {', '.join(map(repr, found))}: name the id and text columns "
+        f"(now {columns.id!r} and {columns.text!r}) with --id-column and --text-column"
+        if found
+        else ""
+    )
+    return f"No readable post in {input_path}: every row was skipped, the first as {bad[0]}{hint}"
 
 
 def check_annotate_output(output: Path, input_path: Path) -> None:

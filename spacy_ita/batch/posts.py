@@ -19,6 +19,10 @@ from ..decoding import parquet_rows, repair_value
 from ..visual_context import normalize_context
 
 POST_SUFFIXES = (".jsonl", ".csv", ".parquet")
+# UTF-8, a byte-order mark at the start dropped: Excel's "CSV UTF-8" (and some
+# Windows editors' JSONL) begin with one, which would otherwise be part of the
+# first column's name ("\ufeffid") and hide that column in every row.
+TEXT_ENCODING = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Post:
 class BadRow:
     where: str  # file:line
     reason: str
+    columns: Tuple[str, ...] = ()  # the record's columns, where it had any: the likely cause when none is read
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
@@ -99,7 +104,7 @@ def read_records(path: Path) -> Iterator[Tuple[str, Union[Dict[str, Any], BadRow
 
 
 def _jsonl_records(path: Path):
-    with path.open(encoding="utf8", errors="surrogateescape") as handle:
+    with path.open(encoding=TEXT_ENCODING, errors="surrogateescape") as handle:
         for line_number, line in enumerate(handle, start=1):
             where = f"{path}:{line_number}"
             if not line.strip():
@@ -113,7 +118,7 @@ def _jsonl_records(path: Path):
 
 
 def _csv_records(path: Path):
-    with path.open(encoding="utf8", errors="surrogateescape", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         start = reader.line_num + 2  # the first data row follows the header line
         for record in reader:
@@ -141,11 +146,11 @@ def post_from_record(
     """A Post, or a BadRow saying what is wrong with the record."""
     post_id = record.get(columns.id)
     if post_id is None or str(post_id).strip() == "":
-        return BadRow(where, f"no id (column '{columns.id}')")
+        return BadRow(where, f"no id (column '{columns.id}')", tuple(record))
     post_id = str(post_id)
     text = record.get(columns.text)
     if text is None or text == "":
-        return BadRow(where, f"post {post_id!r} has no text (column '{columns.text}')")
+        return BadRow(where, f"post {post_id!r} has no text (column '{columns.text}')", tuple(record))
     if not isinstance(text, str):
         return BadRow(where, f"post {post_id!r}: text is a {type(text).__name__}, not a string")
     image = record.get(columns.image)

@@ -203,6 +203,31 @@ def test_a_parquet_string_that_is_not_utf8_costs_only_its_row(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_file_that_starts_with_a_byte_order_mark_reads_as_without(tmp_path, suffix):
+    """Excel's "CSV UTF-8" starts with a BOM: the first column read '\\ufeffid' and every row had 'no id'."""
+    if suffix == ".csv":
+        body = "id,text\r\n1,Obama in Paris\r\n2,Messi in London\r\n"
+    else:
+        body = '{"id": "1", "text": "Obama in Paris"}\n{"id": "2", "text": "Messi in London"}\n'
+    plain, with_bom = tmp_path / f"plain{suffix}", tmp_path / f"excel{suffix}"
+    plain.write_bytes(body.encode("utf8"))
+    with_bom.write_bytes(body.encode("utf-8-sig"))
+    assert with_bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    read = [[(p.id, p.text) for p in read_posts(path)] for path in (plain, with_bom)]
+    assert read[1] == read[0] == [("1", "Obama in Paris"), ("2", "Messi in London")]
+
+
+def test_a_job_in_which_every_row_is_unreadable_fails_and_names_the_columns_it_found(model, tmp_path):
+    """It once printed 'Annotated 0 posts' with a green tick and exited 0."""
+    posts = write_tweets(tmp_path / "data")  # keyed tweet_id, run without --id-column
+    result = run(model, posts, tmp_path / "out.jsonl", exit_code=1)
+    message = " ".join(result.output.split())
+    assert "No readable post" in message and "no id (column 'id')" in message
+    assert "'text', 'tweet_id'" in message and "--id-column" in message
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 TWEETS = [
     {"tweet_id": "t1", "text": "Obama in Paris"},
     {"tweet_id": "t2", "text": "Messi in London"},

@@ -1,19 +1,22 @@
 """Real EasyOCR with the offline English weights reads rendered text in reading order."""
 
+import io
+
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from spacy_ita.aligners.images import load_image
 from spacy_ita.aligners.ocr import create_easyocr_backend, reading_order
 
 
-def render_lines(lines, size=(520, 220), font_size=44):
-    image = Image.new("RGB", size, "white")
+def render_lines(lines, size=(520, 220), font_size=44, ink="black", background="white", mode="RGB"):
+    image = Image.new(mode, size, background)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=font_size)
     for row, words in enumerate(lines):
         x = 20
         for word in words:
-            draw.text((x, 25 + row * 90), word, fill="black", font=font)
+            draw.text((x, 25 + row * 90), word, fill=ink, font=font)
             x += int(draw.textlength(word, font=font)) + 60  # a wide gap: separate word boxes
     return image
 
@@ -27,6 +30,16 @@ def test_reads_rendered_words_in_reading_order(ocr):
     image = render_lines([["HELLO", "WORLD"], ["OPEN", "NOW"]])
     lines = ocr([image])[0]
     assert [line.upper() for line in lines] == ["HELLO WORLD", "OPEN NOW"]
+
+
+@pytest.mark.parametrize("ink", ["white", "black", "yellow"])
+def test_text_of_any_colour_on_a_transparent_sticker_is_read(ocr, ink):
+    """White text on a transparent PNG once read as nothing: every alpha image went onto white."""
+    sticker = render_lines([["WELCOME", "TO"], ["JORDAN"]], ink=ink, background=(0, 0, 0, 0), mode="RGBA")
+    png = io.BytesIO()
+    sticker.save(png, format="PNG")
+    lines = ocr([load_image(png.getvalue()).image])[0]  # the loading path every backend's images take
+    assert [line.upper() for line in lines] == ["WELCOME TO", "JORDAN"]
 
 
 def test_blank_image_has_no_text(ocr):

@@ -1,6 +1,7 @@
 """Real EasyOCR with the offline English weights reads rendered text in reading order."""
 
 import io
+import warnings
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -40,6 +41,17 @@ def test_text_of_any_colour_on_a_transparent_sticker_is_read(ocr, ink):
     sticker.save(png, format="PNG")
     lines = ocr([load_image(png.getvalue()).image])[0]  # the loading path every backend's images take
     assert [line.upper() for line in lines] == ["WELCOME TO", "JORDAN"]
+
+
+def test_loading_and_reading_say_nothing_the_user_could_act_on():
+    """torch's deprecation of the quantization EasyOCR uses, and its pin_memory note on every call, once
+    filled a first demo run's output: they are for EasyOCR's authors."""
+    backend = create_easyocr_backend()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert backend.load_model() is not None  # a fresh load (not the shared one): the quantization
+        assert backend([render_lines([["HELLO"]])]) == [["HELLO"]]  # recognition: the DataLoader
+    assert [f"{w.category.__name__}: {str(w.message)[:60]}" for w in caught] == []
 
 
 def test_blank_image_has_no_text(ocr):

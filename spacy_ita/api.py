@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .decoding import repair_text
 from .visual_context import normalize_context, warn_unknown_fields
 
 ALIGNER_FACTORY = "image_aligner"
@@ -42,7 +43,7 @@ def make_doc(nlp: Language, text: str, image: Any = None, visual_context: Option
             "Add one (`python -m spacy_ita assemble MODEL OUTPUT`) or pass visual_context.",
             stacklevel=2,
         )
-    doc = nlp.make_doc(text)
+    doc = tokenize(nlp, text)
     doc._.image = image
     if visual_context is not None:
         warn_unknown_fields(visual_context, where="make_doc visual_context")
@@ -50,9 +51,22 @@ def make_doc(nlp: Language, text: str, image: Any = None, visual_context: Option
     return doc
 
 
+def tokenize(nlp: Language, text: str) -> Doc:
+    """`nlp.make_doc`, after replacing lone surrogates (an emoji cut in half), which
+    spaCy cannot store, with U+FFFD: one character for one, so offsets still hold."""
+    repaired, count = repair_text(text)
+    if count:
+        warnings.warn(
+            f"{count} undecodable character(s) (a lone surrogate: an emoji cut in half?) replaced with U+FFFD "
+            f"in {text[:40]!r}",
+            stacklevel=3,
+        )
+    return nlp.make_doc(repaired)
+
+
 def _as_doc(nlp: Language, item: Item) -> Doc:
     if isinstance(item, str):
-        return nlp.make_doc(item)
+        return tokenize(nlp, item)
     text, context = item
     context = context or {}
     unknown = set(context) - {"image", "visual_context"}

@@ -1,6 +1,8 @@
 """`python -m spacy_ita evaluate-views MODEL DATA`: score a trained pipeline in
 both views — cross-modal (the post plus its visual context, where it has one)
-and text-only (the context ignored) — with spaCy's own NER scorer."""
+and text-only (the context ignored) — with spaCy's own NER scorer; with
+`--displacy-path DIR`, the pages `spacy evaluate --displacy-path` writes for a
+`ner` component but not for `ita_ner` (`write_displacy_pages`)."""
 
 import time
 from contextlib import ExitStack, contextmanager
@@ -60,6 +62,41 @@ def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) ->
     return results
 
 
+DISPLACY_LIMIT = 25  # as `spacy evaluate --displacy-limit`
+
+
+def write_displacy_pages(
+    nlp: Language,
+    examples: List[Example],
+    directory: Path,
+    *,
+    limit: int = DISPLACY_LIMIT,
+    title: str = "spacy-ita",
+    batch_size: int = 32,
+) -> List[Path]:
+    """The first `limit` docs of `examples`, tagged as the pipeline reads them (cross-modal
+    where a doc has a visual context), as two pages in `directory`: `entities.html`
+    (displaCy's entity page, the file `spacy evaluate --displacy-path` writes) and
+    `contexts.html` (each post with its image, visual context and entities:
+    `visualize.render_html`). Returns their paths.
+
+    Why not `spacy evaluate --displacy-path`: it renders entities only for a
+    component whose factory is named `ner`, and it reads the texts alone, so
+    for an `ita_ner` pipeline it writes nothing (and would lose the contexts)."""
+    from spacy import displacy
+
+    from .visualize import render_html
+
+    docs = list(nlp.pipe((eg.predicted.copy() for eg in examples[:limit]), batch_size=batch_size))
+    directory.mkdir(parents=True, exist_ok=True)
+    pages = [directory / "entities.html", directory / "contexts.html"]
+    if docs:
+        docs[0].user_data["title"] = title  # displaCy's page title, as spaCy sets it
+    pages[0].write_text(displacy.render(docs, style="ent", page=True), encoding="utf8")
+    pages[1].write_text(render_html(docs, title=title), encoding="utf8")
+    return pages
+
+
 def print_table(results: Dict[str, Dict[str, Any]]) -> None:
     types = sorted({t for r in results.values() for t in (r["ents_per_type"] or {})})
     header = ["view", "P", "R", "F"] + [f"F {t}" for t in types] + ["docs/s"]
@@ -85,6 +122,13 @@ def evaluate_views(
     ] = None,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
+    displacy_path: Annotated[
+        Optional[Path],
+        typer.Option("--displacy-path", "-dp", help="Folder for entities.html (displaCy) and contexts.html"),
+    ] = None,
+    displacy_limit: Annotated[int, typer.Option("--displacy-limit", "-dl", help="Docs on those pages")] = (
+        DISPLACY_LIMIT
+    ),
 ) -> None:
     """Score MODEL on DATA cross-modal and text-only (P/R/F overall and per type)."""
     if gpu_id >= 0:
@@ -113,3 +157,8 @@ def evaluate_views(
             },
         )
         msg.good(f"Saved scores to {output}")
+    if displacy_path is not None:
+        pages = write_displacy_pages(
+            nlp, examples, displacy_path, limit=displacy_limit, title=f"spacy-ita: {model}", batch_size=batch_size
+        )
+        msg.good(f"Wrote {min(displacy_limit, len(examples))} docs as HTML", ", ".join(map(str, pages)))

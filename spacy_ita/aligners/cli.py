@@ -8,13 +8,10 @@ a rerun does not retry them forever. With `--engine ray` each backend is a stage
 of Ray actors (spacy_ita/batch) and OUT may also be a folder of part files.
 """
 
-import json
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Set, Union
+from typing import Annotated, Dict, List, Optional, Union
 
 import typer
-from spacy.util import minibatch
-from tqdm import tqdm
 from wasabi import msg
 
 from ..batch.cli import (
@@ -26,6 +23,7 @@ from ..batch.cli import (
     OUTPUT_FORMAT_HELP,
     WORKERS_HELP,
 )
+from ..batch.outputs import check_output_apart
 from ..image_folder import index_images
 from .ocr import DEFAULT_OCR_ENGINE, OCR_ENGINES, ocr_config
 
@@ -73,6 +71,10 @@ def align_images(
 
     if not images_dir.is_dir():
         msg.fail(f"Not a folder: {images_dir}", exits=1)
+    try:
+        check_output_apart(output_jsonl, [images_dir])
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     if code is not None:
         from ..batch.steps import import_code
 
@@ -108,20 +110,22 @@ def align_images(
             code=code,
         )
         return
-    done = finished_ids(output_jsonl)
-    todo = [path for path in images if path.stem not in done]
-    msg.info(
-        f"{len(images)} images in {images_dir}: {len(images) - len(todo)} already in {output_jsonl}, "
-        f"{len(todo)} to align"
-    )
-    output_jsonl.parent.mkdir(parents=True, exist_ok=True)
-    with output_jsonl.open("a", encoding="utf8") as out, tqdm(total=len(todo), unit="img", desc="align-images") as bar:
-        for batch in minibatch(todo, size=batch_size):
-            for path, context in zip(batch, aligner.align(batch)):
-                out.write(json.dumps({"image_id": path.stem, **context}, ensure_ascii=False) + "\n")
-            out.flush()  # a crash loses at most the batch in flight
-            bar.update(len(batch))
-    msg.good(f"Wrote visual contexts for {len(todo)} images to {output_jsonl}")
+    from ..batch.jobs import align_images_locally
+
+    try:
+        timing = align_images_locally(
+            aligner,
+            images,
+            output_jsonl,
+            batch_size=batch_size,
+            output_format=output_format,
+            on_listed=lambda total, todo: msg.info(
+                f"{total} images in {images_dir}: {total - todo} already in {output_jsonl}, {todo} to align"
+            ),
+        )
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Wrote visual contexts for {timing.rows} images to {output_jsonl}")
 
 
 def align_on_ray(
@@ -186,11 +190,3 @@ def backend_configs(
     if caption_model:
         configs["caption"] = {"@misc": "spacy_ita.HFCaptioner.v1", "model": caption_model, "device": device}
     return configs if any(configs.values()) else {}
-
-
-def finished_ids(output_jsonl: Path) -> Set[str]:
-    """Ids already written. Lines cut short by an interruption are dropped from
-    the file (rewritten atomically) so that appending continues cleanly."""
-    from ..batch.outputs import jsonl_finished_ids
-
-    return jsonl_finished_ids(output_jsonl, "image_id") if output_jsonl.exists() else set()

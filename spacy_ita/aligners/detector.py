@@ -1,5 +1,6 @@
 """Object tags with an Ultralytics YOLO detector (YOLOv8-World, YOLOv10, …)."""
 
+import logging
 from typing import Any, Dict, List, Mapping, Optional
 
 from PIL import Image
@@ -17,8 +18,7 @@ class YOLODetector(AlignmentBackend):
         return ("yolo", self.settings["model"])
 
     def load_model(self) -> Any:
-        from ultralytics import YOLO
-
+        YOLO = import_yolo()
         model = YOLO(resolve_model(self.settings["model"]))
         return model, plain_class_names(model.names)
 
@@ -29,6 +29,25 @@ class YOLODetector(AlignmentBackend):
             list(images), conf=s["confidence"], imgsz=s["image_size"], device=s["device"], verbose=False
         )
         return [fold_detections(r.boxes.cls.tolist(), r.boxes.conf.tolist(), names, s["max_tags"]) for r in results]
+
+
+class _SettingsBanner(logging.Filter):
+    """Ultralytics' first-run "Creating new Ultralytics Settings ... file" lines: nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Creating new Ultralytics Settings")
+
+
+def import_yolo():
+    """`ultralytics.YOLO`, imported without the settings banner it logs on a machine's first import."""
+    ultralytics_logger = logging.getLogger("ultralytics")
+    banner = _SettingsBanner()
+    ultralytics_logger.addFilter(banner)
+    try:
+        from ultralytics import YOLO
+    finally:
+        ultralytics_logger.removeFilter(banner)
+    return YOLO
 
 
 def plain_class_names(names: Mapping[int, str]) -> Dict[int, str]:

@@ -2,7 +2,8 @@
 
 A bad image must never stop a run: every failure is logged as a warning on the
 `spacy_ita` logger and the caller gets None (the doc goes on text-only).
-Odd but valid images (CMYK, alpha, grayscale, 16-bit, animated) are converted.
+Odd but valid images (CMYK, alpha, grayscale, 16-bit, animated) are converted;
+this is the one path every backend's images take, OCR's included.
 """
 
 import hashlib
@@ -23,6 +24,7 @@ logger = logging.getLogger("spacy_ita")
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+WHITE, BLACK = (255, 255, 255, 255), (0, 0, 0, 255)
 
 
 class ImageLoadError(ValueError):
@@ -32,7 +34,7 @@ class ImageLoadError(ValueError):
 @dataclass(frozen=True)
 class LoadedImage:
     image: Image.Image  # RGB, first frame, EXIF orientation applied
-    digest: str  # sha256 of the source bytes: the cache key and the batch dedup key
+    digest: str  # sha256 of the source bytes (`source_digest`): the cache key and the batch dedup key
 
 
 def load_image(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Optional[LoadedImage]:
@@ -59,7 +61,7 @@ def _load(source: Any, max_pixels: int) -> LoadedImage:
     if isinstance(source, Image.Image):
         _check_size(source, max_pixels)
         raw = f"{source.mode}|{source.size}|".encode() + source.tobytes()
-        return LoadedImage(to_rgb(source), hashlib.sha256(raw).hexdigest())
+        return LoadedImage(to_rgb(source), source_digest(raw, source))
     data = _read_bytes(source)
     with warnings.catch_warnings():
         # We enforce our own pixel limit below, with a clearer message.
@@ -67,7 +69,21 @@ def _load(source: Any, max_pixels: int) -> LoadedImage:
         image = Image.open(io.BytesIO(data))
     _check_size(image, max_pixels)
     image.load()  # decode now: truncated and corrupt files fail here, not in a backend
-    return LoadedImage(to_rgb(_upright(image)), hashlib.sha256(data).hexdigest())
+    return LoadedImage(to_rgb(_upright(image)), source_digest(data, image))
+
+
+# Bumped when what a transparent image becomes changes: results cached under the
+# former rule (a white background for every image) are then not reused.
+TRANSPARENCY_RULE = b"|transparent:contrasting-background"
+
+
+def source_digest(data: bytes, image: Image.Image) -> str:
+    """sha256 of the source bytes; of the bytes and `TRANSPARENCY_RULE` for an image with transparency."""
+    return hashlib.sha256(data + TRANSPARENCY_RULE if has_transparency(image) else data).hexdigest()
+
+
+def has_transparency(image: Image.Image) -> bool:
+    return image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
 
 
 def _read_bytes(source: Any) -> bytes:
@@ -106,18 +122,33 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """The first frame as 8-bit RGB; transparency becomes white (dark text stays readable)."""
+    """The first frame as 8-bit RGB; transparency becomes a background that contrasts
+    with what is visible (`contrasting_background`), so white text on a transparent
+    sticker stays as readable for OCR as black text does."""
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
     if image.mode == "RGB":
         return image.copy()
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         return _to_8bit(image).convert("RGB")
-    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+    if has_transparency(image):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        background = Image.new("RGBA", rgba.size, contrasting_background(rgba))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def contrasting_background(rgba: Image.Image) -> tuple:
+    """Black behind mostly light visible pixels, else white (also for a wholly transparent image).
+
+    Mostly light: their mean luminance (ITU-R 601 luma, Pillow's "L"), each pixel
+    weighted by its opacity, is above mid-grey. Text, logos and stickers on a
+    transparent background are drawn in one light or one dark colour."""
+    alpha = numpy.asarray(rgba.getchannel("A"), dtype=numpy.float64)
+    if not alpha.any():
+        return WHITE
+    luma = numpy.asarray(rgba.convert("RGB").convert("L"), dtype=numpy.float64)
+    return BLACK if (luma * alpha).sum() / alpha.sum() > 127.5 else WHITE
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

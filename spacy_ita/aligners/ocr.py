@@ -9,6 +9,7 @@ order with `reading_order`.
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -44,14 +45,19 @@ class EasyOCRBackend(AlignmentBackend):
         # EasyOCR creates and imports from a "user network" folder (~/.EasyOCR
         # by default); we use no custom networks, so keep it out of $HOME.
         user_networks = Path(tempfile.gettempdir()) / "spacy-ita-easyocr-user-network"
-        return easyocr.Reader(
-            list(self.settings["languages"]),
-            gpu=self.settings["gpu"],
-            model_storage_directory=resolve_model(self.settings["model_dir"]),
-            user_network_directory=str(user_networks),
-            download_enabled=False,
-            verbose=False,
-        )
+        with warnings.catch_warnings():
+            # EasyOCR quantizes its CPU models with torch's deprecated quantization API:
+            # torch's warnings about it are for EasyOCR's authors, not for our users.
+            warnings.filterwarnings("ignore", "torch.ao.quantization is deprecated", DeprecationWarning)
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
+            return easyocr.Reader(
+                list(self.settings["languages"]),
+                gpu=self.settings["gpu"],
+                model_storage_directory=resolve_model(self.settings["model_dir"]),
+                user_network_directory=str(user_networks),
+                download_enabled=False,
+                verbose=False,
+            )
 
     def __call__(self, images: List[Image.Image]) -> List[List[str]]:
         # EasyOCR's batched API needs images of one size; photos are not, so
@@ -66,7 +72,11 @@ class EasyOCRBackend(AlignmentBackend):
         # hand the detector RGB and the recognizer a correctly weighted gray.
         horizontal, free = reader.detect(rgb)
         gray = numpy.asarray(image.convert("L"))
-        results = reader.recognize(gray, horizontal[0], free[0])
+        with warnings.catch_warnings():
+            # EasyOCR's recognizer asks for pinned memory whatever the device; on a
+            # machine without a GPU torch says so once per call.
+            warnings.filterwarnings("ignore", "'pin_memory' argument is set as true", UserWarning)
+            results = reader.recognize(gray, horizontal[0], free[0])
         kept = [
             (box, text.strip())
             for box, text, confidence in results

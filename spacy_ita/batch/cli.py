@@ -68,7 +68,8 @@ def annotate(
         msg.fail(str(err), exits=1)
     msg.info(
         f"{summary.posts} posts ({summary.with_image} with an image to align), {summary.bad_rows} unreadable "
-        f"rows skipped, {summary.already_done} already in {output}"
+        f"rows skipped, {summary.repaired_rows} with undecodable characters replaced by U+FFFD, "
+        f"{summary.already_done} already in {output}"
     )
     msg.good(
         f"Annotated {summary.annotated} posts ({summary.cross_modal} cross-modal): {summary.entities} entities, "

@@ -17,10 +17,11 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 from spacy.util import is_package, minibatch
 from tqdm import tqdm
 
-from .outputs import ResultWriter
+from ..visual_context import CONTEXT_KINDS
+from .outputs import ResultWriter, check_output_apart, is_single_file
 from .pools import PoolSpec
 from .posts import BadRow, Post, PostColumns, input_files, read_posts
-from .schema import annotation_schema, context_schema
+from .schema import ANNOTATION_FIELDS, annotation_schema, context_schema
 
 logger = logging.getLogger("spacy_ita")
 
@@ -49,6 +50,7 @@ class JobTiming:
 class AnnotateSummary:
     posts: int = 0  # readable posts in the input
     bad_rows: int = 0
+    repaired_rows: int = 0  # posts to annotate with undecodable characters replaced by U+FFFD
     already_done: int = 0
     with_image: int = 0
     cross_modal: int = 0
@@ -108,8 +110,11 @@ def annotate_posts(
     model = check_model(model)
     input_files(input_path)  # a missing or empty input fails here, before any work
     input_path = Path(input_path).resolve()
+    check_annotate_output(output, input_path)
     summary = AnnotateSummary()
-    with ResultWriter(output, id_column="id", schema=annotation_schema, output_format_name=output_format) as writer:
+    with ResultWriter(
+        output, id_column="id", schema=annotation_schema, output_format_name=output_format, fields=ANNOTATION_FIELDS
+    ) as writer:
         todo = []
         for item in read_posts(input_path, columns, image_root=absolute(image_root)):
             if isinstance(item, BadRow):
@@ -117,8 +122,12 @@ def annotate_posts(
             elif item.id in writer.written:
                 summary.already_done += 1
             else:
+                if item.repaired:
+                    report_repaired_post(summary, item)
                 todo.append(item)
         summary.posts = len(todo) + summary.already_done
+        if not summary.posts and summary.bad_rows:
+            raise NoReadablePostError(no_readable_post_message(input_path, summary.bad, columns))
         summary.with_image = sum(post.image is not None for post in todo)
         if engine == "local":
             batches = annotate_locally(todo, model, batch_size=batch_size, code=absolute(code), gpu_id=gpu_id)
@@ -130,6 +139,31 @@ def annotate_posts(
     return summary
 
 
+class NoReadablePostError(ValueError):
+    """Every row of the input was unreadable: most likely the wrong columns or format."""
+
+
+def no_readable_post_message(input_path: Path, bad: List[BadRow], columns: PostColumns) -> str:
+    """Why a job read no post at all: the first reason, and the columns the rows did have."""
+    found = sorted({name for row in bad for name in row.columns})
+    hint = (
+        f"; the rows have the columns {', '.join(map(repr, found))}: name the id and text columns "
+        f"(now {columns.id!r} and {columns.text!r}) with --id-column and --text-column"
+        if found
+        else ""
+    )
+    return f"No readable post in {input_path}: every row was skipped, the first as {bad[0]}{hint}"
+
+
+def check_annotate_output(output: Path, input_path: Path) -> None:
+    """OUTPUT must be neither INPUT, nor a folder holding it, nor a posts file inside
+    an INPUT folder (a rerun would read its own results as posts): a ValueError."""
+    check_output_apart(output, [input_path])
+    output = Path(output)
+    if input_path.is_dir() and output.resolve().parent == input_path and is_single_file(output):
+        raise ValueError(f"The output {output} is inside the input folder {input_path}, whose files are read as posts")
+
+
 def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
     summary.bad_rows += 1
     if summary.bad_rows <= SHOWN_BAD_ROWS:
@@ -137,6 +171,20 @@ def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
         logger.warning("Skipping %s", bad)
     elif summary.bad_rows == SHOWN_BAD_ROWS + 1:
         logger.warning("More unreadable rows follow; they are counted, not listed.")
+
+
+def report_repaired_post(summary: AnnotateSummary, post: Post) -> None:
+    summary.repaired_rows += 1
+    if summary.repaired_rows <= SHOWN_BAD_ROWS:
+        logger.warning(
+            "%s: post %r: %d undecodable character(s) (an emoji cut in half, or bytes that are not UTF-8) "
+            "replaced with U+FFFD",
+            post.where,
+            post.id,
+            post.repaired,
+        )
+    elif summary.repaired_rows == SHOWN_BAD_ROWS + 1:
+        logger.warning("More posts with undecodable characters follow; they are counted, not listed.")
 
 
 def write_all(
@@ -206,6 +254,31 @@ def annotate_on_ray(
         yield from ray_engine.result_batches(results)
 
 
+def align_images_locally(
+    aligner: Any,
+    images: List[Path],
+    output: Path,
+    *,
+    batch_size: int = 16,
+    output_format: Optional[str] = None,
+    progress: bool = True,
+    on_listed: Callable[[int, int], None] = lambda total, todo: None,
+) -> JobTiming:
+    """align-images in this process with an `image_aligner` component: {image_id, <kinds>}
+    rows for the images not yet in OUTPUT (a .jsonl file or a folder of parts)."""
+    with context_writer(output, output_format) as writer:
+        todo = [path for path in images if path.stem not in writer.written]
+        on_listed(len(images), len(todo))
+        timing = JobTiming()
+        batches = (
+            [{"image_id": path.stem, **context} for path, context in zip(batch, aligner.align(batch))]
+            for batch in minibatch(todo, size=batch_size)
+        )
+        for _ in write_all(writer, batches, len(todo), "align-images", progress, timing):
+            pass
+    return timing
+
+
 def align_images_on_ray(
     images: List[Path],
     output: Path,
@@ -232,7 +305,7 @@ def align_images_on_ray(
     configs = {
         name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name] for name in stages
     }
-    with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
+    with context_writer(output, output_format) as writer:
         todo = [path for path in images if path.stem not in writer.written]
         on_listed(len(images), len(todo))
         timing = JobTiming()
@@ -247,6 +320,13 @@ def align_images_on_ray(
             for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress, timing):
                 pass
     return timing
+
+
+def context_writer(output: Path, output_format: Optional[str] = None) -> ResultWriter:
+    """The resumable writer of align-images rows ({image_id, <kinds>}), either engine."""
+    return ResultWriter(
+        output, id_column="image_id", schema=context_schema, output_format_name=output_format, fields=CONTEXT_KINDS
+    )
 
 
 def image_input_schema():

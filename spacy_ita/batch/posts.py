@@ -3,7 +3,9 @@
 Each row becomes a `Post` (id, text, optional image path, optional precomputed
 visual context) or a `BadRow` that says where (`file:line`; for Parquet the
 row number) and why it was skipped. A bad row never stops the read: the caller
-counts and reports them. Image paths are read relative to the posts file's
+counts and reports them. Characters that cannot be written as UTF-8 (a lone
+surrogate: an emoji cut in half; a byte that is not UTF-8) are replaced with
+U+FFFD (`decoding`), and the post says how many (`Post.repaired`). Image paths are read relative to the posts file's
 folder unless an image root is given, so a dataset folder can move as a whole.
 """
 
@@ -13,9 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+from ..decoding import parquet_rows, repair_value
 from ..visual_context import normalize_context
 
 POST_SUFFIXES = (".jsonl", ".csv", ".parquet")
+# UTF-8, a byte-order mark at the start dropped: Excel's "CSV UTF-8" (and some
+# Windows editors' JSONL) begin with one, which would otherwise be part of the
+# first column's name ("\ufeffid") and hide that column in every row.
+TEXT_ENCODING = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,14 @@ class Post:
     image: Optional[str] = None
     visual_context: Optional[Dict[str, Any]] = None
     where: str = ""
+    repaired: int = 0  # undecodable characters replaced with U+FFFD
 
 
 @dataclass
 class BadRow:
     where: str  # file:line
     reason: str
+    columns: Tuple[str, ...] = ()  # the record's columns, where it had any: the likely cause when none is read
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
@@ -75,7 +84,12 @@ def read_posts(
     for file_path in input_files(path):
         root = Path(image_root) if image_root is not None else file_path.parent
         for where, record in read_records(file_path):
+            repaired = 0
+            if not isinstance(record, BadRow):
+                record, repaired = repair_value(record)
             item = record if isinstance(record, BadRow) else post_from_record(record, columns, where, root)
+            if isinstance(item, Post):
+                item.repaired = repaired
             if isinstance(item, Post):
                 if item.id in first_seen:
                     item = BadRow(where, f"id {item.id!r} already read at {first_seen[item.id]}")
@@ -90,7 +104,7 @@ def read_records(path: Path) -> Iterator[Tuple[str, Union[Dict[str, Any], BadRow
 
 
 def _jsonl_records(path: Path):
-    with path.open(encoding="utf8", errors="replace") as handle:
+    with path.open(encoding=TEXT_ENCODING, errors="surrogateescape") as handle:
         for line_number, line in enumerate(handle, start=1):
             where = f"{path}:{line_number}"
             if not line.strip():
@@ -104,7 +118,7 @@ def _jsonl_records(path: Path):
 
 
 def _csv_records(path: Path):
-    with path.open(encoding="utf8", errors="replace", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         start = reader.line_num + 2  # the first data row follows the header line
         for record in reader:
@@ -120,14 +134,10 @@ def _csv_records(path: Path):
 def _parquet_records(path: Path):
     from .schema import pyarrow
 
-    pyarrow()
-    import pyarrow.parquet as pq
-
-    row_number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-        for record in batch.to_pylist():
-            row_number += 1
-            yield f"{path}:{row_number}", record
+    pyarrow()  # a clear error without it
+    for row_number, record in parquet_rows(path):
+        where = f"{path}:{row_number}"
+        yield where, BadRow(where, record) if isinstance(record, str) else record
 
 
 def post_from_record(
@@ -136,11 +146,11 @@ def post_from_record(
     """A Post, or a BadRow saying what is wrong with the record."""
     post_id = record.get(columns.id)
     if post_id is None or str(post_id).strip() == "":
-        return BadRow(where, f"no id (column '{columns.id}')")
+        return BadRow(where, f"no id (column '{columns.id}')", tuple(record))
     post_id = str(post_id)
     text = record.get(columns.text)
     if text is None or text == "":
-        return BadRow(where, f"post {post_id!r} has no text (column '{columns.text}')")
+        return BadRow(where, f"post {post_id!r} has no text (column '{columns.text}')", tuple(record))
     if not isinstance(text, str):
         return BadRow(where, f"post {post_id!r}: text is a {type(text).__name__}, not a string")
     image = record.get(columns.image)

@@ -12,6 +12,10 @@ from typing import Any, Dict, List
 from ..visual_context import CONTEXT_KINDS, LIST_KINDS
 
 ENTITY_FIELDS = ("text", "label", "start_char", "end_char", "confidence")
+# The keys of an annotate row besides its id (annotation_schema; an align-images
+# row has CONTEXT_KINDS besides its image id): how a resumed job recognises its
+# own JSONL output without pyarrow.
+ANNOTATION_FIELDS = ("entities", "view", "visual_context")
 
 
 def pyarrow():

@@ -6,6 +6,7 @@ from typing import Annotated, List, Optional
 import typer
 from wasabi import msg
 
+from ..batch.outputs import check_output_apart
 from .contexts import VisualSources
 from .convert import ConversionStats, docbin_to_mner, mner_to_docbin
 from .mner_format import MNERFormatError
@@ -45,6 +46,7 @@ def convert(
     """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set),
     or a .spacy file back to text."""
     try:
+        check_output_apart(output_path, [input_path, captions, *(contexts or ()), images])
         if input_path.suffix == ".spacy":
             if captions or contexts or images:
                 msg.warn("--captions/--contexts/--images are ignored when exporting a .spacy file to text")
@@ -52,12 +54,12 @@ def convert(
             msg.good(f"Wrote {posts} posts to {output_path}")
             return
         stats = mner_to_docbin(input_path, output_path, VisualSources.load(captions, contexts, images))
-    except FileNotFoundError as err:
-        msg.fail(str(err))
-        raise typer.Exit(1)
     except MNERFormatError as err:
         msg.fail("Malformed input")
         typer.echo(str(err))  # unwrapped, so that file:line stays one clickable piece
+        raise typer.Exit(1)
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
         raise typer.Exit(1)
     print_stats(stats)
     msg.good(f"Saved {stats.docs} docs to {output_path}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..decoding import parquet_rows, repair_value
 from ..image_folder import IMAGE_SUFFIXES, index_images
 from ..visual_context import has_context, merge_contexts, normalize_context, warn_unknown_fields
 from .mner_format import MNERFormatError, utf8_lines
@@ -91,13 +92,25 @@ def context_files(path: ContextPath) -> List[Path]:
 
 
 def context_records(path: Path) -> Iterator[Tuple[int, Any]]:
-    """(line or row number, decoded record) of one JSONL or Parquet context file."""
+    """(line or row number, decoded record) of one JSONL or Parquet context file;
+    undecodable characters (a lone surrogate, bytes that are not UTF-8) replaced with
+    U+FFFD and named in a warning."""
+    for number, record in _raw_context_records(path):
+        record, repaired = repair_value(record)
+        if repaired:
+            logger.warning("%s:%d: %d undecodable character(s) replaced with U+FFFD", path, number, repaired)
+        yield number, record
+
+
+def _raw_context_records(path: Path) -> Iterator[Tuple[int, Any]]:
     if path.suffix == ".parquet":
         try:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet  # noqa: F401
         except ImportError:
             raise MNERFormatError(path, 1, "reading Parquet needs pyarrow (pip install spacy-ita[ray])") from None
-        for row_number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+        for row_number, row in parquet_rows(path):
+            if isinstance(row, str):
+                raise MNERFormatError(path, row_number, row)
             yield row_number, {key: value for key, value in row.items() if value is not None}
         return
     for line_number, line in utf8_lines(path):
@@ -188,9 +201,13 @@ class VisualSources:
         return self.images.get(image_id)
 
     def warn_unused_contexts(self, used_image_ids: Iterable[str]) -> int:
-        """Warn (not fail) about context-source ids that no post uses; return how many.
+        """Report context-source ids that no post uses; return how many.
 
-        The captions CSV covers both datasets at once, so its unused ids are expected.
+        A context file usually covers every split of a dataset, so unused ids alone
+        are expected: they are logged at INFO. They ask the user to act (a WARNING,
+        once) only when posts went without a context at the same time, which is
+        what image ids that do not match look like (`123` against `img_123`).
+        The captions CSV covers both datasets at once, so its ids are not counted.
         """
         used = set(used_image_ids)
         unused_total = set()
@@ -198,9 +215,26 @@ class VisualSources:
             unused = sorted(ids - used)
             unused_total.update(unused)
             if unused and not self._warned_unused:
-                shown = ", ".join(unused[:_SHOWN_IDS]) + (" ..." if len(unused) > _SHOWN_IDS else "")
-                logger.warning(
-                    "%s: %d image id(s) in the context source are used by no post: %s", path, len(unused), shown
+                logger.info(
+                    "%s: %d image id(s) in the context source are used by no post (other splits?): %s",
+                    path,
+                    len(unused),
+                    shown_ids(unused),
                 )
+        without = sorted(image_id for image_id in used if image_id not in self.contexts)
+        if unused_total and without and not self._warned_unused:
+            logger.warning(
+                "%d post(s) have no context in %s (e.g. %s), while %d id(s) there are used by no post (e.g. %s): "
+                "check that the image ids match",
+                len(without),
+                ", ".join(str(path) for path, _ in self.context_sources),
+                shown_ids(without),
+                len(unused_total),
+                shown_ids(sorted(unused_total)),
+            )
         self._warned_unused = self._warned_unused or bool(unused_total)
         return len(unused_total)
+
+
+def shown_ids(ids: List[str]) -> str:
+    return ", ".join(ids[:_SHOWN_IDS]) + (" ..." if len(ids) > _SHOWN_IDS else "")

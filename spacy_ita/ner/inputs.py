@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ..decoding import repair_text
 from .word_shape import word_shapes
 
 # Only the first subword of a word is read out; later ones just give the
@@ -44,6 +45,12 @@ class EncodedView:
     @property
     def n_rows(self) -> int:
         return self.input_ids.shape[0]
+
+
+def tokenizable(words: Sequence[str]) -> List[str]:
+    """Words the subword tokenizer takes: a lone surrogate (a doc made from a cut emoji
+    in Python) is read as U+FFFD, one character for one, instead of raising."""
+    return [repair_text(word)[0] for word in words]
 
 
 def take_words(words: List[List[int]], budget: int) -> List[List[int]]:
@@ -104,7 +111,7 @@ class ViewEncoder:
         if not nonempty:
             return out
         encoded = self.tokenizer(
-            [list(docs_words[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False
+            [tokenizable(docs_words[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False
         )
         for row, doc_index in enumerate(nonempty):
             per_word: List[List[int]] = [[] for _ in docs_words[doc_index]]
@@ -118,7 +125,7 @@ class ViewEncoder:
         """Subword ids of each doc's context (empty for None), every piece cut at a
         word to its kind's budget, the whole cut at a word to `max_context_tokens`."""
         pieces = [[(None, c)] if isinstance(c, str) else list(c or []) for c in contexts]
-        flat = [(d, kind, text.split()) for d, doc_pieces in enumerate(pieces) for kind, text in doc_pieces]
+        flat = [(d, kind, tokenizable(text.split())) for d, piece in enumerate(pieces) for kind, text in piece]
         flat = [(d, kind, words) for d, kind, words in flat if words]
         out: List[List[int]] = [[] for _ in contexts]
         if not flat:

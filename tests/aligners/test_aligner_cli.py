@@ -1,6 +1,7 @@
 """align-images: writes one JSON line per image and resumes after an interruption."""
 
 import json
+import logging
 import shutil
 from importlib import resources as importlib_resources
 
@@ -9,8 +10,9 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from spacy_ita.aligners.cli import align_images, finished_ids
+from spacy_ita.aligners.cli import align_images
 from spacy_ita.aligners.detector import YOLODetector
+from spacy_ita.batch.outputs import jsonl_finished_ids
 from spacy_ita.visual_context import CONTEXT_KINDS
 
 ASSETS = importlib_resources.files("ultralytics") / "assets"
@@ -42,11 +44,15 @@ def counted_images(monkeypatch):
     return seen
 
 
-def run(images_dir, output, *extra):
+def invoke(images_dir, output, *extra):
     app = typer.Typer()
     app.command()(align_images)
     args = [str(images_dir), str(output), "--no-ocr", "--detector", "yolov10n", "--batch-size", "2", *extra]
-    result = CliRunner().invoke(app, args)
+    return CliRunner().invoke(app, args)
+
+
+def run(images_dir, output, *extra):
+    result = invoke(images_dir, output, *extra)
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in output.read_text(encoding="utf8").splitlines()]
 
@@ -82,10 +88,10 @@ def test_cache_dir_makes_a_fresh_output_free(images_dir, tmp_path, counted_image
     assert counted_images == []
 
 
-def test_finished_ids_ignores_a_torn_last_line(tmp_path):
+def test_a_torn_last_line_is_cut_off(tmp_path):
     output = tmp_path / "out.jsonl"
     output.write_text('{"image_id": "a", "objects": []}\n{"image_id": "b", "obj', encoding="utf8")
-    assert finished_ids(output) == {"a"}
+    assert jsonl_finished_ids(output, "image_id", CONTEXT_KINDS) == {"a"}
     assert output.read_text(encoding="utf8") == '{"image_id": "a", "objects": []}\n'
 
 
@@ -110,3 +116,34 @@ def test_ocr_option_picks_the_engine_backend_configs_builds():
     assert ocr("rapidocr") == {"@misc": "spacy_ita.RapidOCR.v1"}  # runs on CPU: no gpu setting
     assert ocr("easyocr") == {"@misc": "spacy_ita.EasyOCR.v1", "gpu": True}
     assert ocr("easyocr", no_ocr=True) is None and ocr("none") is None
+
+
+def test_another_tools_file_as_output_is_refused_and_kept(images_dir, tmp_path, counted_images):
+    other = tmp_path / "other_tool.jsonl"
+    other.write_text('{"doc": 1, "score": 0.5}\n{"doc": 2, "score": 0.25}\n', encoding="utf8")
+    before = other.read_bytes()
+    result = invoke(images_dir, other)
+    assert result.exit_code == 1 and f"{other}:1 is not a row this job writes" in " ".join(result.output.split())
+    assert other.read_bytes() == before and counted_images == []
+
+
+def test_output_that_is_or_holds_the_images_folder_is_refused(images_dir, tmp_path, counted_images):
+    before = {p.name: p.read_bytes() for p in images_dir.iterdir()}
+    for output in (images_dir, tmp_path):
+        result = invoke(images_dir, output)
+        assert result.exit_code == 1 and "name a separate output" in " ".join(result.output.split())
+    assert {p.name: p.read_bytes() for p in images_dir.iterdir()} == before and counted_images == []
+
+
+def test_another_tools_file_in_an_output_folder_is_left_untouched(images_dir, tmp_path, caplog):
+    folder = tmp_path / "contexts"
+    folder.mkdir()
+    other = folder / "other_tool.jsonl"
+    other.write_text('{"doc": 1, "score": 0.5}\n', encoding="utf8")
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        assert invoke(images_dir, folder).exit_code == 0
+    assert other.read_text(encoding="utf8") == '{"doc": 1, "score": 0.5}\n'
+    assert "other_tool.jsonl" in caplog.text
+    assert sorted(jsonl_finished_ids(p, "image_id") for p in folder.glob("part-*.jsonl")) == [
+        {"1001", "1002", "1003", "1004"}
+    ]

@@ -1,6 +1,10 @@
 """Real YOLO detectors (offline weights) tag Ultralytics' bus.jpg."""
 
+import os
+import subprocess
+import sys
 from importlib import resources as importlib_resources
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -8,6 +12,7 @@ from PIL import Image
 from spacy_ita.aligners.detector import create_yolo_backend, fold_detections, plain_class_names
 
 ASSETS = importlib_resources.files("ultralytics") / "assets"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +48,13 @@ def test_fold_detections():
     names = {0: "person", 1: "dog"}
     tags = fold_detections([0.0, 1.0, 0.0], [0.5, 0.7, 0.9], names, max_tags=None)
     assert tags == [{"label": "person", "count": 2, "score": 0.9}, {"label": "dog", "count": 1, "score": 0.7}]
+
+
+def test_a_first_import_on_a_machine_prints_no_settings_banner(tmp_path):
+    """Ultralytics announces the settings file it creates on a machine's first import: nothing to act on."""
+    script = "from spacy_ita.aligners.detector import import_yolo; import_yolo(); print('imported')"
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "fresh"), "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "imported" in result.stdout, result.stderr
+    assert (tmp_path / "fresh").exists()  # the settings file was created: the banner's moment
+    assert "Settings" not in result.stdout + result.stderr

@@ -1,5 +1,7 @@
 """Bad images never stop a run; odd-but-valid ones are converted and aligned."""
 
+import hashlib
+import io
 import logging
 import struct
 import zlib
@@ -8,7 +10,7 @@ from importlib import resources as importlib_resources
 import numpy
 import pytest
 import spacy
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from spacy_ita.aligners.images import load_image, to_rgb
 from spacy_ita.visual_context import empty_context
@@ -111,6 +113,28 @@ def test_sixteen_bit_is_scaled_not_clipped():
 def test_transparency_becomes_white():
     clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     assert numpy.asarray(to_rgb(clear)).min() == 255
+
+
+@pytest.mark.parametrize("ink", [(255, 255, 255), (255, 230, 0), (20, 20, 20), (200, 0, 0)])
+def test_text_of_any_colour_on_a_transparent_background_keeps_its_contrast(ink):
+    """White text on a transparent sticker once became white on white: nothing for OCR to read."""
+    sticker = Image.new("RGBA", (120, 40), (0, 0, 0, 0))
+    ImageDraw.Draw(sticker).rectangle((10, 10, 110, 30), fill=(*ink, 255))  # the strokes
+    rgb = numpy.asarray(to_rgb(sticker), dtype=int)
+    stroke, background = rgb[20, 60], rgb[2, 2]
+    luma = lambda c: 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]  # noqa: E731
+    assert stroke.tolist() == list(ink)
+    assert abs(luma(stroke) - luma(background)) > 100
+
+
+def test_a_transparent_image_read_before_the_contrasting_background_is_not_served_from_the_cache():
+    sticker = Image.new("RGBA", (8, 8), (255, 255, 255, 255))
+    data = io.BytesIO()
+    sticker.save(data, format="PNG")
+    assert load_image(data.getvalue()).digest != hashlib.sha256(data.getvalue()).hexdigest()
+    opaque = io.BytesIO()
+    sticker.convert("RGB").save(opaque, format="PNG")
+    assert load_image(opaque.getvalue()).digest == hashlib.sha256(opaque.getvalue()).hexdigest()  # caches kept
 
 
 def test_bytes_paths_and_pil_images_are_accepted():

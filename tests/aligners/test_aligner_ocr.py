@@ -1,11 +1,14 @@
 """Real OCR (RapidOCR and EasyOCR, offline weights) reads rendered text in reading order."""
 
+import io
 import socket
+import warnings
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from spacy_ita.aligners import ocr as ocr_module
+from spacy_ita.aligners.images import load_image
 from spacy_ita.aligners.ocr import (
     EasyOCRBackend,
     RapidOCRBackend,
@@ -19,14 +22,14 @@ from spacy_ita.aligners.ocr import (
 CREATE = {"rapidocr": create_rapidocr_backend, "easyocr": create_easyocr_backend}
 
 
-def render_lines(lines, size=(520, 220), font_size=44):
-    image = Image.new("RGB", size, "white")
+def render_lines(lines, size=(520, 220), font_size=44, ink="black", background="white", mode="RGB"):
+    image = Image.new(mode, size, background)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=font_size)
     for row, words in enumerate(lines):
         x = 20
         for word in words:
-            draw.text((x, 25 + row * 90), word, fill="black", font=font)
+            draw.text((x, 25 + row * 90), word, fill=ink, font=font)
             x += int(draw.textlength(word, font=font)) + 60  # a wide gap: separate word boxes
     return image
 
@@ -45,6 +48,27 @@ def test_reads_rendered_words_in_reading_order(ocr):
     image = render_lines([["HELLO", "WORLD"], ["OPEN", "NOW"]])
     lines = ocr([image])[0]
     assert [line.upper() for line in lines] == ["HELLO WORLD", "OPEN NOW"]
+
+
+@pytest.mark.parametrize("ink", ["white", "black", "yellow"])
+def test_text_of_any_colour_on_a_transparent_sticker_is_read(ocr, ink):
+    """White text on a transparent PNG once read as nothing: every alpha image went onto white."""
+    sticker = render_lines([["WELCOME", "TO"], ["JORDAN"]], ink=ink, background=(0, 0, 0, 0), mode="RGBA")
+    png = io.BytesIO()
+    sticker.save(png, format="PNG")
+    lines = ocr([load_image(png.getvalue()).image])[0]  # the loading path every backend's images take
+    assert [line.upper() for line in lines] == ["WELCOME TO", "JORDAN"]
+
+
+def test_loading_and_reading_say_nothing_the_user_could_act_on():
+    """torch's deprecation of the quantization EasyOCR uses, and its pin_memory note on every call, once
+    filled a first demo run's output: they are for EasyOCR's authors."""
+    backend = create_easyocr_backend()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert backend.load_model() is not None  # a fresh load (not the shared one): the quantization
+        assert backend([render_lines([["HELLO"]])]) == [["HELLO"]]  # recognition: the DataLoader
+    assert [f"{w.category.__name__}: {str(w.message)[:60]}" for w in caught] == []
 
 
 def test_blank_image_has_no_text(ocr):

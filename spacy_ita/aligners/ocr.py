@@ -51,7 +51,7 @@ class EasyOCRBackend(AlignmentBackend):
             # The text detector's cost grows with the pixel count; a post's
             # photo rarely has text too small to read at this size.
             image = image.copy()
-            image.thumbnail((max_side, max_side), Image.LANCZOS)
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         rgb = numpy.asarray(image.convert("RGB"))
         # detect + recognize is what readtext does; calling them directly lets us
         # hand the detector RGB and the recognizer a correctly weighted gray.

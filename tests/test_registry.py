@@ -1,11 +1,16 @@
 """setup.py's entry points and the registries agree: every declared name resolves
 through spaCy's registry (the heads through theirs) to the object the entry point
 names, and every name spacy_ita registers is declared, so that `spacy.load` finds a
-saved pipeline's pieces without importing spacy_ita first."""
+saved pipeline's pieces without importing spacy_ita first. And the wheel carries
+py.typed, so users' type checkers read the package's annotations."""
 
 import importlib
 import pkgutil
 import runpy
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 from unittest import mock
@@ -71,3 +76,15 @@ def test_everything_spacy_ita_registers_has_an_entry_point():
         ours = {name for name, func in reg.get_all().items() if getattr(func, "__module__", "").startswith("spacy_ita")}
         declared = {name for name, _ in ENTRY_POINTS.get(group, [])}
         assert ours <= declared, f"registered but not in setup.py's {group}: {sorted(ours - declared)}"
+
+
+def test_the_wheel_ships_py_typed(tmp_path):
+    # Built from a copy: a build writes build/ and *.egg-info beside setup.py.
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT / "spacy_ita", source / "spacy_ita", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [REPO_ROOT / "setup.py", REPO_ROOT / "README.md", *REPO_ROOT.glob("requirements*.txt")]:
+        shutil.copy(path, source)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(source)]
+    subprocess.run([*command, "-w", str(tmp_path / "dist")], check=True, cwd=tmp_path)
+    (wheel,) = (tmp_path / "dist").glob("spacy_ita-*.whl")
+    assert "spacy_ita/py.typed" in zipfile.ZipFile(wheel).namelist()

@@ -81,10 +81,10 @@ class LossWeights:
 
     # Each weight's `ita_ner` setting (factory argument and `cfg` key): the one mapping between them.
     SETTINGS: ClassVar[Dict[str, str]] = {
-        "cross_nll": "cross_nll_weight",
-        "text_nll": "text_nll_weight",
         "kl": "kl_weight",
         "temperature": "temperature",
+        "cross_nll": "cross_nll_weight",
+        "text_nll": "text_nll_weight",
     }
 
     def __post_init__(self) -> None:

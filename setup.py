@@ -24,6 +24,9 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
+    # PEP 561: the package's annotations are for its users' type checkers too.
+    package_data={"spacy_ita": ["py.typed"]},
+    zip_safe=False,
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
     extras_require={"ray": read_requirements("requirements-ray.txt")},
@@ -45,6 +48,11 @@ setup(
             "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
+        ],
+        # The tag heads an ITATagger names (`head = ...`), in spacy_ita's own registry.
+        "spacy_ita_heads": [
+            "spacy_ita.crf.v1 = spacy_ita.ner.crf:LinearChainCRF",
+            "spacy_ita.softmax.v1 = spacy_ita.ner.heads:SoftmaxHead",
         ],
         "console_scripts": [
             "spacy-ita = spacy_ita.cli:main",

@@ -26,6 +26,7 @@ import spacy  # noqa: E402
 import torch  # noqa: E402
 
 from spacy_ita.evaluate import ita_pipes  # noqa: E402
+from spacy_ita.ner.views import CROSS_MODAL, TEXT_ONLY  # noqa: E402
 
 import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
 from bench_speed import time_view  # noqa: E402
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
         nlp = spacy.load(path)
         # Cross-modal only for a pipeline trained to read contexts (not ita_ner with views = ["text"]).
         reads_context = any(pipe.view_training.reads_context for pipe in ita_pipes(nlp))
-        views = ["text_only", "cross_modal"] if reads_context else ["text_only"]
+        views = [TEXT_ONLY, CROSS_MODAL] if reads_context else [TEXT_ONLY]
         references = [eg.reference for eg in read_examples(nlp, args.data, limit=args.docs)]
         pipelines[name] = (nlp, views, references)
     seconds = {(name, view): [] for name, (_, views, _) in pipelines.items() for view in views}
@@ -64,7 +65,7 @@ def main(argv=None) -> None:
     print("|---|---|---|---|")
     rates = {key: len(pipelines[key[0]][2]) / statistics.median(times) for key, times in seconds.items()}
     for (name, view), rate in rates.items():
-        ratio = rates[(name, "text_only")] / rate
+        ratio = rates[(name, TEXT_ONLY)] / rate
         print(f"| {name} | {view.replace('_', '-')} | {rate:.1f} | {ratio:.2f} |")
 
 

@@ -13,13 +13,13 @@ import torch
 from spacy_ita.data.corpus import predicted_doc
 from spacy_ita.evaluate import ita_pipe_names, ita_pipes, reading
 from spacy_ita.ner.architecture import tagger_shim
-from spacy_ita.ner.views import REPORTED_AS
+from spacy_ita.ner.views import AUTO, REPORTED_AS
 from spacy_ita.visual_context import context_text
 
 from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
 
 CONTEXT_WORDS = 40
-CROSS_MODAL = REPORTED_AS["auto"]
+CROSS_MODAL = REPORTED_AS[AUTO]
 # The inference view each reported view is read in.
 READ_IN = {reported: view for view, reported in REPORTED_AS.items()}
 
@@ -142,7 +142,8 @@ def encoder_tokens_per_post(nlp, docs, view: str) -> float:
     pipe = ita_pipes(nlp)[0]
     encoder = tagger_shim(pipe.model).view_encoder
     words = [[token.text for token in doc] for doc in docs]
-    contexts = [pipe.context_of(doc) if view == CROSS_MODAL else None for doc in docs]
+    with pipe.reading(READ_IN[view]):
+        contexts = [pipe.read_with(doc) for doc in docs]
     total, step = 0, 64
     for start in range(0, len(docs), step):
         encoded = encoder.encode(words[start : start + step], contexts[start : start + step])

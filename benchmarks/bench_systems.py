@@ -165,7 +165,7 @@ def train_command(
             "--components.ita_ner.temperature",
             str(data["temperature"]),
         ]
-        if "cross_modal" not in SYSTEMS[system]["views"]:
+        if REPORTED_AS[AUTO] not in SYSTEMS[system]["views"]:
             cmd += [
                 "--components.ita_ner.views",
                 '["text"]',

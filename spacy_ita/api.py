@@ -78,7 +78,7 @@ def _as_doc(nlp: Language, item: Item) -> Doc:
 
 
 def pipe_with_images(
-    nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs
+    nlp: Language, items: Iterable[Item], batch_size: Optional[int] = None, **pipe_kwargs: Any
 ) -> Iterator[Doc]:
     """Docs for `text` or `(text, {"image": ..., "visual_context": ...})` items, in order.
 

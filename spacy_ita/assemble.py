@@ -13,7 +13,7 @@ The vision models load on the first image, not at `spacy.load`.
 """
 
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Tuple, Union
+from typing import Annotated, Dict, List, Optional, Tuple, Union, cast
 
 import typer
 from spacy.language import Language
@@ -30,6 +30,7 @@ from .aligners.cli import (
 )
 from .aligners.ocr import DEFAULT_OCR_ENGINE
 from .api import ALIGNER_FACTORY
+from .ner.component import ITANER
 
 
 def assemble_pipeline(
@@ -68,8 +69,8 @@ def context_kinds(nlp: Language) -> Tuple[List[str], Optional[Dict[str, int]]]:
         if factory == ALIGNER_FACTORY:
             backends = nlp.config["components"][name].get("backends") or {}
             produced += [kind for kind, backend in backends.items() if backend and kind not in produced]
-        elif factory == "ita_ner" and "trained_context_kinds" in nlp.get_pipe(name).cfg:
-            trained = {**(trained or {}), **nlp.get_pipe(name).cfg["trained_context_kinds"]}
+        elif factory == "ita_ner" and "trained_context_kinds" in cast(ITANER, nlp.get_pipe(name)).cfg:
+            trained = {**(trained or {}), **cast(ITANER, nlp.get_pipe(name)).cfg["trained_context_kinds"]}
     return produced, trained
 
 

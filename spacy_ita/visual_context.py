@@ -16,7 +16,7 @@ care where a kind came from: each is one piece of text after the post.
 """
 
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 logger = logging.getLogger("spacy_ita")
 
@@ -28,7 +28,7 @@ CONTEXT_KINDS = ("caption", "objects", "ocr", "description", "knowledge")
 RECORD_FIELDS = ("image_id",)
 
 # Unknown field sets already warned about: a corpus is read every epoch.
-_warned_unknown_fields = set()
+_warned_unknown_fields: Set[Tuple[str, Tuple[str, ...]]] = set()
 
 
 def empty_context() -> Dict[str, Any]:

@@ -314,7 +314,7 @@ def test_kind_dropout_leaves_kinds_out_in_training_only():
     pipe = nlp.get_pipe("ita_ner")
     context = [("caption", "a"), ("ocr", "B"), ("knowledge", "c"), ("description", "d")]
     random.seed(0)
-    kept = [pipe.drop_kinds(context) for _ in range(400)]
+    kept = [pipe.context_reading.drop_kinds(context) for _ in range(400)]
     sizes = [len(k or []) for k in kept]
     assert 1.6 < sum(sizes) / len(sizes) < 2.4  # about half of 4 kinds
     assert any(k is None for k in kept)  # every kind dropped: the post trains text-only

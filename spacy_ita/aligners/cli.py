@@ -9,7 +9,7 @@ of Ray actors (spacy_ita/batch) and OUT may also be a folder of part files.
 """
 
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Union
+from typing import Annotated, Dict, List, Optional, Union, cast
 
 import typer
 from wasabi import msg
@@ -87,8 +87,11 @@ def align_images(
     if not backends:
         msg.fail("No backend enabled: use --ocr, --detector or --caption-model.", exits=1)
     cache = None if cache_dir is None else {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(cache_dir)}
-    aligner = spacy.blank("xx").add_pipe(
-        "image_aligner", config={"backends": backends, "cache": cache, "batch_size": batch_size}
+    aligner = cast(
+        component.ImageAligner,
+        spacy.blank("xx").add_pipe(
+            "image_aligner", config={"backends": backends, "cache": cache, "batch_size": batch_size}
+        ),
     )
     images = list(index_images(images_dir).values())  # the files `convert` attaches, one per id
     if engine != "local":

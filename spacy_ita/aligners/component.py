@@ -28,7 +28,7 @@ from .ocr import DEFAULT_OCR_ENGINE, ocr_config
 
 logger = logging.getLogger("spacy_ita")
 
-DEFAULT_CONFIG = {
+DEFAULT_CONFIG: Dict[str, Any] = {
     "backends": {
         "objects": {"@misc": "spacy_ita.YOLODetector.v1"},
         "ocr": ocr_config(DEFAULT_OCR_ENGINE),

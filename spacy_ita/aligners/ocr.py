@@ -108,7 +108,7 @@ def fit_within(image: Image.Image, max_side: int) -> Image.Image:
     has text too small to read at 1024 pixels."""
     if max_side and max(image.size) > max_side:
         image = image.copy()
-        image.thumbnail((max_side, max_side), Image.LANCZOS)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
 
 

@@ -12,11 +12,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from spacy.util import is_package, minibatch
 from tqdm import tqdm
 
+from ..ner.views import CROSS_MODAL
 from ..visual_context import CONTEXT_KINDS
 from .outputs import ResultWriter, check_output_apart, is_single_file
 from .pools import PoolSpec
@@ -86,7 +87,7 @@ def check_engine(engine: str) -> None:
         raise ValueError(f"Unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
-def absolute(path: Optional[str]) -> Optional[str]:
+def absolute(path: Optional[Union[str, Path]]) -> Optional[str]:
     return None if path is None else str(Path(path).resolve())
 
 
@@ -135,7 +136,7 @@ def annotate_posts(
             batches = annotate_on_ray(todo, model, batch_size=batch_size, code=absolute(code), ray=ray or RayOptions())
         for rows in write_all(writer, batches, len(todo), "annotate", progress, summary.timing):
             summary.entities += sum(len(row["entities"]) for row in rows)
-            summary.cross_modal += sum(row["view"] == "cross_modal" for row in rows)
+            summary.cross_modal += sum(row["view"] == CROSS_MODAL for row in rows)
     return summary
 
 

@@ -27,7 +27,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TextIO, Union
 
 from .schema import pyarrow, to_table
 
@@ -204,7 +204,7 @@ class ResultWriter:
         # process and second (a resumed job in a notebook) would otherwise overwrite earlier parts.
         self._run = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{uuid.uuid4().hex[:8]}"
         self._parts = 0
-        self._handle = None
+        self._handle: Optional[TextIO] = None
 
     def _drop_temporary_parts(self) -> None:
         if self.path.is_dir():

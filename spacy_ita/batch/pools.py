@@ -7,7 +7,7 @@ A worker count is `N` (a fixed pool) or `MIN-MAX` (a pool Ray grows and shrinks)
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def stage_pools(
     stages: List[str], workers: Iterable[str] = (), cpus: Iterable[str] = (), gpus: Iterable[str] = ()
 ) -> Dict[str, PoolSpec]:
     """One PoolSpec per stage from the option values (defaults: 1 worker, 1 CPU, no GPU)."""
-    settings = {stage: {} for stage in stages}
+    settings: Dict[str, Dict[str, Any]] = {stage: {} for stage in stages}
     for option, values, parse, keys in (
         ("--workers", workers, parse_workers, ("min_workers", "max_workers")),
         ("--cpus-per-worker", cpus, parse_amount, ("cpus_per_worker",)),
@@ -65,9 +65,9 @@ def stage_pools(
         for value in values:
             stage, rest = _split(value, stages, option)
             parsed = parse(rest, option)
-            parsed = parsed if isinstance(parsed, tuple) else (parsed,)
+            amounts = parsed if isinstance(parsed, tuple) else (parsed,)
             for name in [stage] if stage else stages:
-                settings[name].update(zip(keys, parsed))
+                settings[name].update(zip(keys, amounts))
     pools = {stage: PoolSpec(**values) for stage, values in settings.items()}
     for stage, pool in pools.items():
         if pool.cpus_per_worker == 0 and pool.gpus_per_worker == 0:

@@ -18,17 +18,22 @@ Ray is imported inside the functions only: spacy_ita works without it.
 import contextlib
 import logging
 import os
-from typing import Any, Dict, Iterator, List, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Type
 
 from .pools import PoolSpec, cpus_needed
 from .posts import BadRow, Post, PostColumns, post_from_record
 from .schema import annotation_schema, context_schema, to_table
 from .steps import ContextAligner, PostAnnotator
 
+if TYPE_CHECKING:
+    import pyarrow
+    from ray.data import Dataset
+
 logger = logging.getLogger("spacy_ita")
 
 
-def require_ray():
+def require_ray() -> ModuleType:
     try:
         import ray
         import ray.data  # noqa: F401
@@ -44,7 +49,7 @@ class AnnotateActor:
         self.annotator = PostAnnotator(model, **settings)
         self.columns = columns
 
-    def __call__(self, batch):
+    def __call__(self, batch: "pyarrow.Table") -> "pyarrow.Table":
         posts: List[Post] = []
         for row in batch.to_pylist():
             item = post_from_record(row, self.columns, where=f"row with id {row.get(self.columns.id)!r}")
@@ -67,14 +72,14 @@ class AlignStageActor:
         self.image_column = image_column
         self.keep_image = keep_image
 
-    def __call__(self, batch):
+    def __call__(self, batch: "pyarrow.Table") -> "pyarrow.Table":
         rows = [{**row, "image": row[self.image_column]} for row in batch.to_pylist()]
         table = to_table(self.aligner(rows), context_schema(self.id_column))
         # The next stage reads the image again (cheap next to any model).
         return table.append_column(self.image_column, batch.column(self.image_column)) if self.keep_image else table
 
 
-def _map_pool(ds, actor, pool: PoolSpec, batch_size: int, **constructor_kwargs):
+def _map_pool(ds: "Dataset", actor: Type, pool: PoolSpec, batch_size: int, **constructor_kwargs: Any) -> "Dataset":
     ray = require_ray()
     return ds.map_batches(
         actor,
@@ -88,14 +93,14 @@ def _map_pool(ds, actor, pool: PoolSpec, batch_size: int, **constructor_kwargs):
 
 
 def annotate(
-    ds,
+    ds: "Dataset",
     model_path: str,
     *,
     columns: PostColumns = PostColumns(),
     pool: PoolSpec = PoolSpec(),
     batch_size: int = 32,
     code: Optional[str] = None,
-):
+) -> "Dataset":
     """Posts -> {id, entities, view, visual_context} rows, tagged by a pool of actors
     that each load the pipeline at `model_path` (a path every node can read)."""
     settings = {
@@ -108,7 +113,7 @@ def annotate(
 
 
 def align_images(
-    ds,
+    ds: "Dataset",
     backends: Optional[Dict[str, Optional[dict]]] = None,
     *,
     id_column: str = "image_id",
@@ -117,7 +122,7 @@ def align_images(
     batch_size: int = 16,
     cache_dir: Optional[str] = None,
     code: Optional[str] = None,
-):
+) -> "Dataset":
     """Images -> {image_id, <context kinds>} rows, one stage and pool per enabled backend.
 
     `backends`: the image_aligner's backends config (default: its default
@@ -166,7 +171,7 @@ def ray_cluster(address: Optional[str], pools: Dict[str, PoolSpec]) -> Iterator[
         ray.shutdown()
 
 
-def from_rows(rows: List[Dict[str, Any]], schema, block_rows: int):
+def from_rows(rows: List[Dict[str, Any]], schema: "pyarrow.Schema", block_rows: int) -> "Dataset":
     """A Ray Dataset of driver-side rows with a fixed schema, in blocks of `block_rows`.
 
     One block is one task: blocks of about a batch let every worker of a pool
@@ -176,7 +181,7 @@ def from_rows(rows: List[Dict[str, Any]], schema, block_rows: int):
     return ray.data.from_arrow(tables or [to_table([], schema)])
 
 
-def result_batches(ds) -> Iterator[List[Dict[str, Any]]]:
+def result_batches(ds: "Dataset") -> Iterator[List[Dict[str, Any]]]:
     """The rows of a dataset as they are computed (in no particular order), one block at a time."""
     for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield table.to_pylist()

@@ -10,7 +10,7 @@ a loaded `Language`: spaCy objects do not survive pickling into another process.
 """
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, cast
 
 import spacy
 from spacy.language import Language
@@ -19,15 +19,14 @@ from spacy.tokens import Doc
 from .. import extensions  # noqa: F401  (a fresh worker process needs the doc extensions)
 from ..aligners import component  # noqa: F401  (registers the image_aligner factory)
 from ..aligners.component import DEFAULT_CONFIG as ALIGNER_DEFAULTS
+from ..aligners.component import ImageAligner
 from ..api import pipe_with_images
 from ..evaluate import ita_pipes
-from ..ner.views import TEXT
+from ..ner.views import CROSS_MODAL, TEXT_ONLY
 from ..visual_context import merge_contexts, normalize_context
 from .posts import Post
 
 logger = logging.getLogger("spacy_ita")
-
-CROSS_MODAL, TEXT_ONLY = "cross_modal", "text_only"
 
 
 def import_code(code: Optional[str]) -> None:
@@ -92,11 +91,10 @@ def annotation_row(nlp: Language, post: Post, doc: Doc) -> Dict[str, Any]:
 
 
 def view_of(nlp: Language, doc: Doc) -> str:
-    """Whether the tagger read a visual context for this doc (as ita_ner decides: a context with text)."""
-    for tagger in ita_pipes(nlp):
-        if tagger.inference_view != TEXT and tagger.context_of(doc):
-            return CROSS_MODAL
-    return TEXT_ONLY
+    """The view the pipeline's ita_ner read this doc in (`ITANER.view_for`); with
+    several, "cross_modal" if any of them read a visual context."""
+    views = {tagger.view_for(doc) for tagger in ita_pipes(nlp)}
+    return CROSS_MODAL if CROSS_MODAL in views else TEXT_ONLY
 
 
 class ContextAligner:
@@ -110,7 +108,7 @@ class ContextAligner:
 
     def __init__(
         self,
-        backends: Dict[str, Optional[dict]],
+        backends: Mapping[str, Optional[dict]],
         *,
         cache_dir: Optional[str] = None,
         batch_size: int = 16,
@@ -120,12 +118,11 @@ class ContextAligner:
     ) -> None:
         import_code(code)
         set_torch_threads(torch_threads)
-        enabled = {name: None for name in ALIGNER_DEFAULTS["backends"]}
+        enabled: Dict[str, Optional[dict]] = {name: None for name in ALIGNER_DEFAULTS["backends"]}
         enabled.update(backends)
         cache = None if cache_dir is None else {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(cache_dir)}
-        self.aligner = spacy.blank("xx").add_pipe(
-            "image_aligner", config={"backends": enabled, "cache": cache, "batch_size": batch_size}
-        )
+        config = {"backends": enabled, "cache": cache, "batch_size": batch_size}
+        self.aligner = cast(ImageAligner, spacy.blank("xx").add_pipe("image_aligner", config=config))
         self.id_column = id_column
 
     def __call__(self, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -16,7 +16,7 @@ import copy
 import itertools
 import random
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
@@ -71,12 +71,13 @@ class MNERCorpus:
         self.shuffle = shuffle
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
-        references = (doc for doc in read_reference_docs(nlp, self.path, self.sources) if len(doc))
+        references: Iterable[Doc] = (doc for doc in read_reference_docs(nlp, self.path, self.sources) if len(doc))
         if self.limit >= 1:  # as in spaCy's Corpus: the first `limit` docs, then shuffled
             references = itertools.islice(references, self.limit)
         if self.shuffle:
-            references = list(references)
-            random.shuffle(references)
+            docs = list(references)
+            random.shuffle(docs)
+            references = docs
         for reference in references:
             yield Example(predicted_doc(nlp, reference), reference)
 

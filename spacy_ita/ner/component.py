@@ -2,27 +2,39 @@
 cross-modal view (post + visual context) and the text-only view at once,
 aligned by KL(p_cross || p_text) over the CRF marginals. Which view learns from
 which post, and the loss, are in `views.py`; this module turns docs and
-examples into the model's `TaggerBatch` and its output into entities."""
+examples into the model's `TaggerBatch` and its output into entities, and
+decides which view reads each doc (`view_for`). What it reads of a context is
+`reading.ContextReading`."""
 
-import logging
-import random
-from collections import Counter
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from thinc.api import Config, Model
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
 
-from ..visual_context import check_kinds, context_pieces
-from .architecture import TaggerBatch, model_tag_set
-from .inputs import Context
+from .architecture import TaggerBatch, TaggerOutput, built_parts, model_tag_set, tagger_shim
+from .reading import ContextReading, Pieces
 from .tags import TagSet
-from .views import AUTO, TEXT, VIEWS, LossWeights, ViewTraining, check_inference_view, check_views
+from .views import (
+    AUTO,
+    CROSS_MODAL,
+    TEXT,
+    TEXT_ONLY,
+    VIEWS,
+    LossWeights,
+    ViewTraining,
+    check_inference_view,
+    check_views,
+)
 
-logger = logging.getLogger("spacy_ita")
+# One doc's prediction: {"tags": [tag id per token], "tag_probs": [probability per token]};
+# None for an empty doc.
+Prediction = Optional[Dict[str, List[Any]]]
 
 # Short kinds first: what the total cap cuts is the end of the longest texts.
 DEFAULT_CONTEXT_ORDER = ("caption", "objects", "ocr", "knowledge", "description")
@@ -32,7 +44,7 @@ DEFAULT_MODEL_CONFIG = """
 [model]
 @architectures = "spacy_ita.ITATagger.v1"
 encoder = "all-MiniLM-L6-v2"
-head = "crf"
+head = "spacy_ita.crf.v1"
 dropout = 0.1
 max_length = 256
 max_context_tokens = 64
@@ -55,10 +67,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "model": DEFAULT_MODEL,
         "views": list(VIEWS),
         "inference_view": AUTO,
-        "kl_weight": DEFAULT_WEIGHTS.kl,
-        "temperature": DEFAULT_WEIGHTS.temperature,
-        "cross_nll_weight": DEFAULT_WEIGHTS.cross_nll,
-        "text_nll_weight": DEFAULT_WEIGHTS.text_nll,
+        **DEFAULT_WEIGHTS.settings(),
         "context_order": list(DEFAULT_CONTEXT_ORDER),
         "context_kind_dropout": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
@@ -68,7 +77,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 def make_ita_ner(
     nlp: Language,
     name: str,
-    model: Model,
+    model: Model[TaggerBatch, TaggerOutput],
     views: List[str],
     inference_view: str,
     kl_weight: float,
@@ -107,7 +116,7 @@ def make_ita_ner(
         some kinds are missing at inference. In [0, 1).
     scorer (Optional[Callable]): scores `doc.ents`; spaCy's NER scorer by default.
     """
-    weights = LossWeights(cross_nll=cross_nll_weight, text_nll=text_nll_weight, kl=kl_weight, temperature=temperature)
+    weights = LossWeights.from_settings(locals())  # the weights' arguments, by their setting names
     return ITANER(
         nlp.vocab,
         model,
@@ -122,7 +131,7 @@ def make_ita_ner(
 
 
 @contextmanager
-def clear_load_errors(name: str, source: str):
+def clear_load_errors(name: str, source: str) -> Iterator[None]:
     """A damaged or foreign model file (say, a pickle) makes msgpack fail with
     messages like 'unpack(b) received extra data'; say what failed instead."""
     try:
@@ -135,10 +144,17 @@ def clear_load_errors(name: str, source: str):
 
 
 class ITANER(TrainablePipe):
+    """The `ita_ner` pipe: docs in, `doc.ents` out (see `make_ita_ner` for the settings).
+
+    The settings live in `cfg`, which a saved pipeline stores; `view_training`
+    (the training rule) and `context_reading` (the context policy) are built from
+    it, again after a load (`_rules_from_cfg`).
+    """
+
     def __init__(
         self,
-        vocab,
-        model: Model,
+        vocab: Vocab,
+        model: Model[TaggerBatch, TaggerOutput],
         name: str = "ita_ner",
         *,
         views: Sequence[str] = VIEWS,
@@ -147,35 +163,34 @@ class ITANER(TrainablePipe):
         context_order: Sequence[str] = DEFAULT_CONTEXT_ORDER,
         context_kind_dropout: float = 0.0,
         scorer: Optional[Callable] = None,
-    ):
-        views = check_views(views)
-        inference_view = check_inference_view(inference_view)
-        check_kinds(context_order)
-        if not 0.0 <= context_kind_dropout < 1.0:
-            raise ValueError(f"ita_ner context_kind_dropout must be in [0, 1), got {context_kind_dropout}")
+    ) -> None:
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg = {
+        self.cfg: Dict[str, Any] = {
             "labels": [],
-            "views": list(views),
-            "inference_view": inference_view,
-            "kl_weight": loss_weights.kl,
-            "temperature": loss_weights.temperature,
-            "cross_nll_weight": loss_weights.cross_nll,
-            "text_nll_weight": loss_weights.text_nll,
+            "views": list(check_views(views)),
+            "inference_view": check_inference_view(inference_view),
+            **loss_weights.settings(),
             "context_order": list(context_order),
             "context_kind_dropout": context_kind_dropout,
             # {kind: training docs with it}, recorded by initialize; {} before (or in older pipelines).
             "trained_context_kinds": {},
             "trained_docs": 0,
         }
-        self.view_training = ViewTraining(views, loss_weights)
-        self._warned_unseen_kinds = False
+        self._rules_from_cfg()
+
+    def _rules_from_cfg(self) -> None:
+        """Build the training rule and the context policy from `cfg` (checks the settings)."""
+        cfg = self.cfg
+        self.view_training = ViewTraining(check_views(cfg["views"]), LossWeights.from_settings(cfg))
+        self.context_reading = ContextReading(
+            cfg["context_order"], cfg.get("context_kind_dropout", 0.0), cfg.get("trained_context_kinds", {})
+        )
 
     @property
-    def labels(self) -> tuple:
+    def labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["labels"])
 
     @property
@@ -192,7 +207,7 @@ class ITANER(TrainablePipe):
         self.cfg["inference_view"] = check_inference_view(view)
 
     @contextmanager
-    def reading(self, view: str):
+    def reading(self, view: str) -> Iterator["ITANER"]:
         """Read docs in `view` ("auto" or "text") inside the block; the setting
         before it is restored after it, also on an error."""
         saved = self.inference_view
@@ -210,51 +225,39 @@ class ITANER(TrainablePipe):
         self.cfg["labels"] = sorted(self.cfg["labels"] + [label])
         return 1
 
-    def context_of(self, doc: Doc) -> Optional[Context]:
-        """The doc's context as (kind, text) pieces in `context_order`, or None (text-only)."""
-        return context_pieces(doc._.visual_context, self.cfg["context_order"]) or None
+    # --- the view of each doc ---------------------------------------------
+    def context_of(self, doc: Doc) -> Optional[Pieces]:
+        """The doc's context as (kind, text) pieces in `context_order`, or None (no context)."""
+        return self.context_reading.pieces(doc)
 
-    def warn_unseen_kinds(self, contexts: Sequence[Optional[Context]]) -> None:
-        """Once: docs are read cross-modal with contexts of none of the kinds the
-        model saw in training (e.g. trained on captions, fed only YOLO tags and OCR)."""
-        trained = {kind for kind, count in self.cfg.get("trained_context_kinds", {}).items() if count}
-        if self._warned_unseen_kinds or not trained:
-            return
-        unseen = Counter(
-            kind for pieces in contexts if pieces and not trained & {k for k, _ in pieces} for kind, _ in pieces
-        )
-        if unseen:
-            self._warned_unseen_kinds = True
-            logger.warning(
-                "%s was trained on context kinds %s but reads contexts of only %s, which it never saw in "
-                "training: its cross-modal predictions may be worse than text-only. Train on contexts of those "
-                "kinds (align the training images with the same aligner: align-images, then convert --contexts), "
-                'add the trained kinds to what the aligner produces, or read text-only (inference_view = "text").',
-                self.name,
-                sorted(trained),
-                sorted(unseen),
-            )
+    def read_with(self, doc: Doc) -> Optional[Pieces]:
+        """The context `doc` is read with in the current `inference_view`: its
+        context in the cross view ("auto" and the doc has one), None in the text
+        view. The one rule of the per-doc view; `view_for` names it."""
+        return None if self.inference_view == TEXT else self.context_of(doc)
+
+    def view_for(self, doc: Doc) -> str:
+        """The view this component reads `doc` in, as reports name it (`REPORTED_AS`):
+        "cross_modal" (post + visual context) or "text_only"."""
+        return CROSS_MODAL if self.read_with(doc) else TEXT_ONLY
 
     # --- inference -------------------------------------------------------
-    def predict(self, docs: Iterable[Doc]):
+    def predict(self, docs: Iterable[Doc]) -> List[Prediction]:
         docs = list(docs)
         nonempty = [i for i, doc in enumerate(docs) if len(doc)]
-        predictions: List[Optional[Dict]] = [None] * len(docs)
+        predictions: List[Prediction] = [None] * len(docs)
         if not nonempty:
             return predictions
-        text_only = self.inference_view == TEXT
-        batch = TaggerBatch(
-            words=[[t.text for t in docs[i]] for i in nonempty],
-            contexts=[None if text_only else self.context_of(docs[i]) for i in nonempty],
-        )
-        self.warn_unseen_kinds(batch.contexts)
+        contexts = [self.read_with(docs[i]) for i in nonempty]
+        self.context_reading.warn_unseen_kinds(contexts, self.name)
+        batch = TaggerBatch(words=[[t.text for t in docs[i]] for i in nonempty], contexts=contexts)
         output = self.model.predict(batch)
         for row, i in enumerate(nonempty):
             predictions[i] = {"tags": output["tags"][row], "tag_probs": output["tag_probs"][row]}
         return predictions
 
-    def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
-        tag_set = self.tag_set
+    def set_annotations(self, docs: Iterable[Doc], predictions: Sequence[Prediction]) -> None:
+        _, tag_set = built_parts(tagger_shim(self.model))
         for doc, prediction in zip(docs, predictions):
             if prediction is None:
                 doc.ents = []
@@ -266,42 +269,34 @@ class ITANER(TrainablePipe):
             doc.ents = spans
 
     # --- serialization ---------------------------------------------------
-    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "ITANER":
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "ITANER":
         with clear_load_errors(self.name, "bytes"):
             super().from_bytes(bytes_data, exclude=exclude)
         return self._settings_loaded()
 
-    def from_disk(self, path, *, exclude=tuple()) -> "ITANER":
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "ITANER":
         with clear_load_errors(self.name, str(path)):
             super().from_disk(path, exclude=exclude)
         return self._settings_loaded()
 
     def _settings_loaded(self) -> "ITANER":
-        """The saved cfg replaced the constructed one: read the views and weights
-        from it again (an older pipeline may say inference_view = "cross")."""
-        cfg = self.cfg
-        self.cfg["inference_view"] = check_inference_view(cfg["inference_view"])
-        self.view_training = ViewTraining(
-            check_views(cfg["views"]),
-            LossWeights(
-                cross_nll=cfg["cross_nll_weight"],
-                text_nll=cfg["text_nll_weight"],
-                kl=cfg["kl_weight"],
-                temperature=cfg["temperature"],
-            ),
-        )
+        """The saved cfg replaced the constructed one: build the rules from it
+        again (an older pipeline may say inference_view = "cross")."""
+        self.cfg["inference_view"] = check_inference_view(self.cfg["inference_view"])
+        self._rules_from_cfg()
         return self
 
     # --- training --------------------------------------------------------
     def training_batch(self, examples: Sequence[Example]) -> TaggerBatch:
-        tag_set = self.tag_set
+        _, tag_set = built_parts(tagger_shim(self.model))
         kept = [eg for eg in examples if len(eg.predicted)]
-        contexts = []
+        contexts: List[Optional[Pieces]] = []
         for eg in kept:
             # The reader puts the context on both docs; fall back to the
             # reference in case a caller built the predicted doc bare.
             context = self.context_of(eg.predicted) or self.context_of(eg.reference)
-            contexts.append(self.drop_kinds(context) if self.view_training.reads_context else None)
+            reads_context = self.view_training.reads_context
+            contexts.append(self.context_reading.drop_kinds(context) if reads_context else None)
         return TaggerBatch(
             words=[[t.text for t in eg.predicted] for eg in kept],
             contexts=contexts,
@@ -309,16 +304,13 @@ class ITANER(TrainablePipe):
             training=self.view_training,
         )
 
-    def drop_kinds(self, context: Optional[Context]) -> Optional[Context]:
-        """Kind dropout: each piece left out with probability `context_kind_dropout`
-        (Python's `random`, which spaCy seeds from `[training] seed`)."""
-        rate = self.cfg.get("context_kind_dropout", 0.0)
-        if not context or not rate:
-            return context
-        return [piece for piece in context if random.random() >= rate] or None
-
     def update(
-        self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
         """One step on both views (`views.two_view_loss`); the loss and its parts
         (`_text_nll`, `_cross_nll`, `_kl`) are added to `losses`.
@@ -337,8 +329,8 @@ class ITANER(TrainablePipe):
         if not batch.words:
             return losses
         loss_parts, backprop = self.model.begin_update(batch)
-        loss, d_loss = self.get_loss(examples, loss_parts)
-        backprop(d_loss)
+        loss, d_output = self.get_loss(examples, loss_parts)
+        backprop(d_output)
         if sgd not in (None, False):
             self.finish_update(sgd)
         losses[self.name] += loss
@@ -346,10 +338,10 @@ class ITANER(TrainablePipe):
             losses[f"{self.name}_{part}"] = losses.get(f"{self.name}_{part}", 0.0) + loss_parts[part]
         return losses
 
-    def get_loss(self, examples: Iterable[Example], scores: Dict[str, float]):
+    def get_loss(self, examples: Iterable[Example], scores: Dict[str, float]) -> Tuple[float, Dict[str, float]]:
         """The model computes its loss in torch (CRF + KL); the gradient that
-        starts backprop is d(loss)/d(loss) = 1."""
-        return scores["loss"], 1.0
+        starts backprop is d(loss)/d(loss) = 1, as the model's output {"loss": 1.0}."""
+        return scores["loss"], {"loss": 1.0}
 
     def initialize(
         self,
@@ -365,11 +357,8 @@ class ITANER(TrainablePipe):
             raise ValueError("ita_ner found no entity labels in the training examples.")
         self.cfg["labels"] = list(labels)
         self.model.attrs["labels"] = list(labels)
-        kinds: Counter = Counter()
-        n_docs = 0
-        for eg in get_examples():
-            n_docs += 1
-            kinds.update(kind for kind, _ in self.context_of(eg.reference) or [])
-        self.cfg["trained_context_kinds"] = dict(sorted(kinds.items())) if self.view_training.reads_context else {}
+        kinds, n_docs = self.context_reading.count_kinds(eg.reference for eg in get_examples())
+        self.cfg["trained_context_kinds"] = kinds if self.view_training.reads_context else {}
         self.cfg["trained_docs"] = n_docs
+        self._rules_from_cfg()
         self.model.initialize()

@@ -12,7 +12,7 @@ that a config can swap them:
 Masks are left-aligned: `mask[b, :n_b]` is True and the rest False.
 """
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +32,11 @@ def _reverse_padded(values: Tensor, lengths: Tensor) -> Tensor:
 
 
 class LinearChainCRF(nn.Module):
+    # The constraint buffers (register_buffer), typed here: nn.Module's __getattr__ is not.
+    transition_penalty: Tensor
+    start_penalty: Tensor
+    end_penalty: Tensor
+
     def __init__(
         self,
         n_labels: int,
@@ -51,12 +56,12 @@ class LinearChainCRF(nn.Module):
         self.register_buffer("end_penalty", self._penalty(allowed_end, (n_labels,)))
 
     @staticmethod
-    def _penalty(allowed: Optional[Tensor], shape) -> Tensor:
+    def _penalty(allowed: Optional[Tensor], shape: Tuple[int, ...]) -> Tensor:
         if allowed is None:
             return torch.zeros(shape)
         return torch.where(allowed.bool(), 0.0, IMPOSSIBLE).float()
 
-    def _potentials(self, temperature: float = 1.0):
+    def _potentials(self, temperature: float = 1.0) -> Tuple[Tensor, Tensor, Tensor]:
         trans = self.transitions + self.transition_penalty
         start = self.start_transitions + self.start_penalty
         end = self.end_transitions + self.end_penalty
@@ -113,9 +118,9 @@ class LinearChainCRF(nn.Module):
             score = torch.where(step_mask, best + emissions[:, t], score)
             backpointers.append(torch.where(step_mask, best_prev, identity))
         last_tag = (score + end[None, :]).argmax(dim=1)
-        path = [last_tag]
+        reversed_path = [last_tag]
         for pointers in reversed(backpointers):
             last_tag = pointers.gather(1, last_tag[:, None]).squeeze(1)
-            path.append(last_tag)
-        path = torch.stack(path[::-1], dim=1).tolist()
+            reversed_path.append(last_tag)
+        path: List[List[int]] = torch.stack(reversed_path[::-1], dim=1).tolist()
         return [seq[:n] for seq, n in zip(path, mask.sum(1).tolist())]

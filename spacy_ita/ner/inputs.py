@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+from transformers import PreTrainedTokenizerBase
 
 from ..decoding import repair_text
 from .word_shape import word_shapes
@@ -67,7 +68,7 @@ def take_words(words: List[List[int]], budget: int) -> List[List[int]]:
 class ViewEncoder:
     def __init__(
         self,
-        tokenizer,
+        tokenizer: PreTrainedTokenizerBase,
         max_length: int = 256,
         max_context_tokens: int = 128,
         window_overlap: float = 0.5,
@@ -138,7 +139,8 @@ class ViewEncoder:
             for token_id, word_id in zip(encoded["input_ids"][row], encoded.word_ids(row)):
                 if word_id is not None:
                     per_word[word_id].append(token_id)
-            kept = take_words(per_word, self.context_budget.get(kind, self.max_context_tokens))
+            budget = self.max_context_tokens if kind is None else self.context_budget.get(kind, self.max_context_tokens)
+            kept = take_words(per_word, budget)
             if kept:
                 if chunks[d]:
                     chunks[d].append(self.separator_ids)
@@ -187,7 +189,10 @@ class ViewEncoder:
         if subwords is None:
             subwords = self.word_subwords(docs_words)
         contexts_ids = self.context_ids(contexts)
-        rows_ids, rows_types, word_rows, word_positions = [], [], [], []
+        rows_ids: List[List[int]] = []
+        rows_types: List[Optional[List[int]]] = []
+        word_rows: List[List[int]] = []
+        word_positions: List[List[int]] = []
         for words_subwords, context in zip(subwords, contexts_ids):
             lengths = [len(s) for s in words_subwords]
             # A long post keeps at least half of each window: the context is
@@ -215,7 +220,15 @@ class ViewEncoder:
         shapes = [word_shapes(words) for words in docs_words]
         return self._to_tensors(rows_ids, rows_types, word_rows, word_positions, shapes, device)
 
-    def _to_tensors(self, rows_ids, rows_types, word_rows, word_positions, shapes, device) -> EncodedView:
+    def _to_tensors(
+        self,
+        rows_ids: List[List[int]],
+        rows_types: List[Optional[List[int]]],
+        word_rows: List[List[int]],
+        word_positions: List[List[int]],
+        shapes: List[List[int]],
+        device: Optional[torch.device],
+    ) -> EncodedView:
         n_rows = max(1, len(rows_ids))
         seq_len = max([len(r) for r in rows_ids] + [1])
         input_ids = torch.full((n_rows, seq_len), self.pad_id, dtype=torch.long)
@@ -237,7 +250,7 @@ class ViewEncoder:
             positions[d, : len(wp)] = torch.tensor(wp, dtype=torch.long)
             shape_ids[d, : len(ws)] = torch.tensor(ws, dtype=torch.long)
             mask[d, : len(wr)] = True
-        tensors = (input_ids, attention, types, rows, positions, mask, shape_ids)
+        tensors = [input_ids, attention, types, rows, positions, mask, shape_ids]
         if device is not None:
-            tensors = tuple(t.to(device) for t in tensors)
+            tensors = [t.to(device) for t in tensors]
         return EncodedView(*tensors)

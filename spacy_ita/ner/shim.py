@@ -4,16 +4,17 @@ step for the freshly initialized head than for the pretrained encoder."""
 
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, cast
 
 import srsly
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from spacy_transformers.util import make_tempdir
-from thinc.api import ArgsKwargs, PyTorchShim, get_torch_default_device
+from thinc.api import ArgsKwargs, Optimizer, PyTorchShim, get_torch_default_device
+from thinc.types import FloatsXd
 from thinc.util import torch2xp, xp2torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .inputs import ViewEncoder
 from .tagger import ITATaggerModule
@@ -24,7 +25,7 @@ class ITATaggerShim(PyTorchShim):
     def __init__(self, settings: Dict[str, Any]):
         super().__init__(None)
         self.settings = dict(settings)
-        self.tokenizer = None
+        self.tokenizer: Optional[PreTrainedTokenizerBase] = None
         self.tag_set: Optional[TagSet] = None
         self.view_encoder: Optional[ViewEncoder] = None
 
@@ -32,7 +33,7 @@ class ITATaggerShim(PyTorchShim):
     def is_built(self) -> bool:
         return self._model is not None
 
-    def build(self, tokenizer, encoder: torch.nn.Module, labels: List[str]) -> None:
+    def build(self, tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel, labels: List[str]) -> None:
         self.tokenizer = tokenizer
         self.tag_set = TagSet(labels)
         self.view_encoder = ViewEncoder(
@@ -67,13 +68,15 @@ class ITATaggerShim(PyTorchShim):
         with torch.no_grad(), torch.autocast(device_type="cuda", enabled=self._mixed_precision):
             return self._model(*inputs.args, **inputs.kwargs)
 
-    def finish_update(self, optimizer) -> None:
+    def finish_update(self, optimizer: Optimizer) -> None:
         head_scale = float(self.settings.get("head_lr_scale", 1.0))
         for name, param in self._model.named_parameters():
             if param.grad is None:
                 continue
             lr_scale = 1.0 if name.startswith("encoder.") else head_scale
-            data, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=lr_scale)
+            # Parameters and their gradients are float tensors (torch2xp is typed for any array).
+            weights, gradient = cast(FloatsXd, torch2xp(param.data)), cast(FloatsXd, torch2xp(param.grad))
+            data, _ = optimizer((self.id, name), weights, gradient, lr_scale=lr_scale)
             param.data = xp2torch(data, requires_grad=True, device=param.device)
             param.grad.zero_()
 
@@ -81,7 +84,7 @@ class ITATaggerShim(PyTorchShim):
     # msgpack message. No pickle is ever read, so a tampered model directory
     # cannot execute code; it fails to load with a clear error instead.
     def to_bytes(self) -> bytes:
-        if not self.is_built:
+        if not self.is_built or self.tokenizer is None or self.tag_set is None:
             return srsly.msgpack_dumps({"settings": self.settings, "built": False})
         tokenizer_files: Dict[str, bytes] = {}
         with make_tempdir() as tmp:

@@ -2,12 +2,13 @@
 emission layer and a tag head (`heads.py`); its training loss is the two-view
 loss of `views.py`."""
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor, nn
+from transformers import PreTrainedModel
 
-from .heads import tag_head
+from .heads import CRF_HEAD, TagHead, tag_head
 from .inputs import EncodedView
 from .views import ViewTraining, two_view_loss
 from .word_shape import N_SHAPES
@@ -16,9 +17,9 @@ from .word_shape import N_SHAPES
 class ITATaggerModule(nn.Module):
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: PreTrainedModel,
         n_tags: int,
-        head: str = "crf",
+        head: str = CRF_HEAD,
         dropout: float = 0.1,
         allowed_transitions: Optional[Tensor] = None,
         allowed_start: Optional[Tensor] = None,
@@ -30,7 +31,7 @@ class ITATaggerModule(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.word_shape = nn.Embedding(N_SHAPES, word_shape_dim) if word_shape_dim else None
         self.emission = nn.Linear(encoder.config.hidden_size + word_shape_dim, n_tags)
-        self.head = head_class(n_tags, allowed_transitions=allowed_transitions, allowed_start=allowed_start)
+        self.head: TagHead = head_class(n_tags, allowed_transitions=allowed_transitions, allowed_start=allowed_start)
 
     def emissions(self, view: EncodedView) -> Tensor:
         inputs = {"input_ids": view.input_ids, "attention_mask": view.attention_mask}
@@ -50,11 +51,13 @@ class ITATaggerModule(nn.Module):
         gold_allowed: Optional[Tensor] = None,
         cross_view: Optional[EncodedView] = None,
         cross_posts: Optional[Tensor] = None,
-    ):
+    ) -> Dict[str, Any]:
         """Predictions for `view`; with `training`, the loss terms of `view` (the
         text view of every post) and `cross_view` (the posts `cross_posts`)."""
         if training is None:
             return self.predict(view)
+        if gold_allowed is None or cross_posts is None:
+            raise ValueError("ita_ner: a training step needs the gold tags and the cross view's posts")
         text_emissions = self.emissions(view)
         cross_emissions = self.emissions(cross_view) if cross_view is not None and len(cross_posts) else None
         return two_view_loss(
@@ -68,7 +71,7 @@ class ITATaggerModule(nn.Module):
             cross_posts,
         )
 
-    def predict(self, view: EncodedView) -> Dict[str, object]:
+    def predict(self, view: EncodedView) -> Dict[str, Any]:
         emissions = self.emissions(view)
         tags: List[List[int]] = self.head.decode(emissions, view.word_mask)
         probs = self.head.log_marginals(emissions, view.word_mask).exp().clamp(0.0, 1.0)

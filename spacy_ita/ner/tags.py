@@ -28,7 +28,7 @@ class TagSet:
     def allowed_start(self) -> torch.Tensor:
         return torch.tensor([not tag.startswith("I-") for tag in self.tags])
 
-    def gold_allowed(self, biluo: List[Optional[str]]) -> torch.Tensor:
+    def gold_allowed(self, biluo: Sequence[Optional[str]]) -> torch.Tensor:
         """[n_tokens, n_tags] booleans: the gold tag, or every tag where it is missing.
 
         `biluo` comes from `Example.get_aligned_ner()`: None or "-" is missing,
@@ -46,7 +46,7 @@ class TagSet:
         return biluo_tags_to_spans(doc, iob_to_biluo(bio))
 
 
-def biluo_to_bio(biluo: List[Optional[str]]) -> List[Optional[str]]:
+def biluo_to_bio(biluo: Sequence[Optional[str]]) -> List[Optional[str]]:
     """Like spaCy's biluo_to_iob, but keeps missing tags (None / "-") as None."""
     out: List[Optional[str]] = []
     for tag in biluo:

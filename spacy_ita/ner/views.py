@@ -20,15 +20,18 @@ default; `ViewTraining`):
 
 Inference (`inference_view`): `"auto"` reads a doc in the cross view when it has
 a context and in the text view otherwise; `"text"` reads every doc in the text
-view. Reports (`spacy_ita.evaluate`, the benchmarks) name the two readings
+view. Which view read a given doc is `ITANER.view_for`; reports
+(`spacy_ita.evaluate`, the batch rows, the benchmarks) name the two readings
 `REPORTED_AS`.
 """
 
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import Tensor
+
+from .heads import TagHead
 
 CROSS = "cross"
 TEXT = "text"
@@ -39,8 +42,10 @@ INFERENCE_VIEWS = (AUTO, TEXT)
 # "cross" read exactly like "auto" (a doc without a context has no cross view):
 # pipelines saved with it still load, as "auto".
 DEPRECATED_INFERENCE_VIEWS = {CROSS: AUTO}
-# The names evaluation reports give each inference view (results.json keys, table rows).
-REPORTED_AS = {AUTO: "cross_modal", TEXT: "text_only"}
+# The names reports give a reading: a doc's `view` in the batch rows, and each
+# inference view in evaluation (results.json keys, table rows).
+CROSS_MODAL, TEXT_ONLY = "cross_modal", "text_only"
+REPORTED_AS = {AUTO: CROSS_MODAL, TEXT: TEXT_ONLY}
 
 
 def check_views(views: Sequence[str]) -> Tuple[str, ...]:
@@ -74,9 +79,27 @@ class LossWeights:
     kl: float = 0.5  # lambda
     temperature: float = 4.0  # T: the paper used 4 on Twitter-2015 and 2 on Twitter-2017
 
-    def __post_init__(self):
+    # Each weight's `ita_ner` setting (factory argument and `cfg` key): the one mapping between them.
+    SETTINGS: ClassVar[Dict[str, str]] = {
+        "kl": "kl_weight",
+        "temperature": "temperature",
+        "cross_nll": "cross_nll_weight",
+        "text_nll": "text_nll_weight",
+    }
+
+    def __post_init__(self) -> None:
         if self.temperature <= 0:
             raise ValueError(f"ita_ner temperature must be positive, got {self.temperature}")
+
+    def settings(self) -> Dict[str, float]:
+        """The weights as `ita_ner` settings: {"kl_weight": ..., "temperature": ..., ...}."""
+        return {setting: getattr(self, field) for field, setting in self.SETTINGS.items()}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "LossWeights":
+        """The weights from `ita_ner` settings (the factory's arguments or the saved `cfg`);
+        keys other than the weights' are ignored. KeyError if a weight is missing."""
+        return cls(**{field: settings[setting] for field, setting in cls.SETTINGS.items()})
 
 
 @dataclass(frozen=True)
@@ -122,7 +145,7 @@ def cross_view_kl(teacher_log_marginals: Tensor, student_log_marginals: Tensor, 
 
 
 def two_view_loss(
-    head,
+    head: TagHead,
     training: ViewTraining,
     gold_allowed: Tensor,
     text_emissions: Tensor,
@@ -141,7 +164,7 @@ def two_view_loss(
     text_nll = text_nll_per_doc.sum() / n_docs
     zero = text_nll.new_zeros(())
     losses = {"text_nll": text_nll, "cross_nll": zero, "kl": zero}
-    if cross_emissions is not None and len(cross_posts):
+    if cross_emissions is not None and cross_mask is not None and len(cross_posts):
         width = cross_mask.shape[1]  # the cross view pads to its own longest post
         gold = gold_allowed[cross_posts, :width]
         losses["cross_nll"] = head.nll(cross_emissions, cross_mask, gold).sum() / n_docs

@@ -1,7 +1,7 @@
 """Coarse word shapes: the casing an uncased encoder (like all-MiniLM-L6-v2)
 never sees, although for names it is the strongest single cue."""
 
-from typing import Sequence
+from typing import List, Sequence
 
 SHAPES = ("pad", "lower", "title", "upper", "mixed", "digit", "punct", "mention", "hashtag", "other")
 N_SHAPES = len(SHAPES)
@@ -27,5 +27,5 @@ def word_shape(word: str) -> int:
     return _INDEX["mixed"]
 
 
-def word_shapes(words: Sequence[str]):
+def word_shapes(words: Sequence[str]) -> List[int]:
     return [word_shape(w) for w in words]

@@ -99,6 +99,22 @@ def test_inference_view_switch_and_views_without_context(trained):
     assert text_only == ["Google"]
 
 
+def test_view_for_names_the_view_each_doc_is_read_in(trained):
+    nlp, _ = trained
+    pipe = nlp.get_pipe("ita_ner")
+    with_context, bare, blank_context = (nlp.make_doc("I love Google") for _ in range(3))
+    with_context._.visual_context = {"caption": "a logo"}
+    blank_context._.visual_context = {"caption": "", "ocr": []}  # no text: nothing to read
+    assert [pipe.view_for(doc) for doc in (with_context, bare, blank_context)] == [
+        "cross_modal",
+        "text_only",
+        "text_only",
+    ]
+    assert pipe.read_with(with_context) == [("caption", "a logo")] and pipe.read_with(bare) is None
+    with pipe.reading("text"):
+        assert pipe.view_for(with_context) == "text_only" and pipe.read_with(with_context) is None
+
+
 @pytest.mark.parametrize("views", [["text"], ["cross"]])
 def test_single_view_training_runs(views):
     nlp = tiny_nlp(views=views)

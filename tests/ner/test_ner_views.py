@@ -51,9 +51,23 @@ def test_two_view_loss_is_nll_terms_plus_lambda_t2_kl():
         LossWeights(temperature=0.0)
 
 
-def test_heads_are_registered_by_name():
-    assert tag_head("crf") is LinearChainCRF and tag_head("softmax") is SoftmaxHead
-    with pytest.raises(ValueError, match="Unknown head 'mlp'.*crf"):
+def test_loss_weights_map_to_the_component_settings_and_back():
+    weights = LossWeights(cross_nll=0.7, text_nll=0.3, kl=0.2, temperature=2.0)
+    settings = weights.settings()
+    assert settings == {"cross_nll_weight": 0.7, "text_nll_weight": 0.3, "kl_weight": 0.2, "temperature": 2.0}
+    assert LossWeights.from_settings({**settings, "views": ["text"]}) == weights
+    nlp = tiny_nlp(kl_weight=0.2, temperature=2.0)
+    pipe = nlp.get_pipe("ita_ner")
+    assert pipe.view_training.weights == LossWeights(kl=0.2, temperature=2.0)
+    assert {key: pipe.cfg[key] for key in settings} == LossWeights(kl=0.2, temperature=2.0).settings()
+
+
+def test_heads_are_registered_by_versioned_name_and_the_old_names_still_resolve():
+    assert tag_head("spacy_ita.crf.v1") is LinearChainCRF and tag_head("spacy_ita.softmax.v1") is SoftmaxHead
+    for old, head in [("crf", LinearChainCRF), ("softmax", SoftmaxHead)]:
+        with pytest.warns(DeprecationWarning, match=f'head "{old}" is deprecated'):
+            assert tag_head(old) is head
+    with pytest.raises(ValueError, match="Unknown head 'mlp'.*spacy_ita.crf.v1"):
         tag_head("mlp")
 
 

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from reliability_support import trained_nlp
+from reliability_support import make_examples, trained_nlp
 
 
 class Payload:
@@ -130,3 +130,24 @@ def test_missing_weight_keys_still_fail(saved, tmp_path):
     rewrite_weights(model_file, lambda state: {k: v for k, v in state.items() if k != dropped})
     with pytest.raises(RuntimeError, match=f"Missing key.*{dropped}"):
         spacy.load(model_file.parent.parent)
+
+
+def test_pipeline_saved_with_the_unversioned_head_name_loads_and_scores_the_same(saved, tmp_path):
+    """Pipelines of the first release stored `head = "crf"` (config and model settings)."""
+    nlp, path = saved
+    copy = copy_model(path, tmp_path)
+    model_file = copy / "ita_ner" / "model"
+    outer, inner = shim_message(model_file)
+    assert inner["settings"]["head"] == "spacy_ita.crf.v1"
+    inner["settings"]["head"] = "crf"
+    write_shim_message(model_file, outer, inner)
+    config = (copy / "config.cfg").read_text(encoding="utf8")
+    assert 'head = "spacy_ita.crf.v1"' in config
+    (copy / "config.cfg").write_text(config.replace('head = "spacy_ita.crf.v1"', 'head = "crf"'), encoding="utf8")
+    with pytest.warns(DeprecationWarning, match='head "crf" is deprecated'):
+        old = spacy.load(copy)
+    examples = make_examples(nlp, 8)
+    docs = [eg.predicted for eg in examples]
+    predicted = [[(e.start, e.end, e.label_, e._.confidence) for e in doc.ents] for doc in nlp.pipe(docs)]
+    assert [[(e.start, e.end, e.label_, e._.confidence) for e in doc.ents] for doc in old.pipe(docs)] == predicted
+    assert old.evaluate(examples)["ents_f"] == nlp.evaluate(examples)["ents_f"]

@@ -188,10 +188,11 @@ class RapidOCRBackend(AlignmentBackend):
 
         folder = Path(resolve_model(self.settings["model_dir"]))
         # Named model paths: RapidOCR downloads into its package when it is given none.
-        params = {f"{task}.model_path": str(folder / name) for task, name in RAPIDOCR_MODEL_FILES.items()}
-        missing = [path for path in params.values() if not Path(path).is_file()]
+        model_paths = {f"{task}.model_path": str(folder / name) for task, name in RAPIDOCR_MODEL_FILES.items()}
+        missing = [path for path in model_paths.values() if not Path(path).is_file()]
         if missing:
             raise FileNotFoundError(f"RapidOCR model files missing (nothing is downloaded): {missing}")
+        params: Dict[str, Union[str, int]] = dict(model_paths)
         if self.settings["max_side"]:
             # The detector's input: RapidOCR's default scales the short side up to 736 pixels,
             # which makes a 400x100 banner 2944x736: 23x the CPU time on bench_ocr.py's

@@ -26,7 +26,12 @@ setup(
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
-    extras_require={"ray": read_requirements("requirements-ray.txt")},
+    # The shipped prompt templates of the generators (replaceable; see README: Generated contexts).
+    package_data={"spacy_ita.generators": ["prompts/*.txt"]},
+    extras_require={
+        "ray": read_requirements("requirements-ray.txt"),
+        "llm": read_requirements("requirements-llm.txt"),
+    },
     entry_points={
         "spacy_factories": [
             "image_aligner = spacy_ita.aligners.component:make_image_aligner",
@@ -43,6 +48,8 @@ setup(
             "spacy_ita.YOLODetector.v1 = spacy_ita.aligners.detector:create_yolo_backend",
             "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
+            "spacy_ita.LLMKnowledge.v1 = spacy_ita.generators.knowledge:create_llm_knowledge",
+            "spacy_ita.VLMDescription.v1 = spacy_ita.generators.description:create_vlm_description",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
         ],
         "console_scripts": [

@@ -48,6 +48,7 @@ setup(
             "spacy_ita.YOLODetector.v1 = spacy_ita.aligners.detector:create_yolo_backend",
             "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
+            "spacy_ita.ChatEndpoint.v1 = spacy_ita.generators.client:create_chat_endpoint",
             "spacy_ita.LLMKnowledge.v1 = spacy_ita.generators.knowledge:create_llm_knowledge",
             "spacy_ita.VLMDescription.v1 = spacy_ita.generators.description:create_vlm_description",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",

@@ -14,8 +14,14 @@ contexts the image backends made (the `knowledge` of an LLM, PGIM's way):
 
     [components.image_aligner.post_backends.knowledge]
     @misc = "spacy_ita.LLMKnowledge.v1"
+    k = 2
+    examples = "pool.jsonl"
+
+    [components.image_aligner.post_backends.knowledge.endpoint]
+    @misc = "spacy_ita.ChatEndpoint.v1"
     base_url = "http://127.0.0.1:8080/v1"
     model = "qwen2.5-coder-1.5b-instruct"
+    api_key_env = "OPENAI_API_KEY"
 """
 
 import logging

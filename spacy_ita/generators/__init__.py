@@ -2,7 +2,7 @@
 `knowledge` (an LLM's reading of a post, PGIM's way) and `description` (a VLM's
 description and transcription of an image)."""
 
-from .client import ChatAnswer, ChatEndpoint, GenerationSummary
+from .client import ChatAnswer, ChatEndpoint, GenerationSummary, create_chat_endpoint
 from .demonstrations import Demonstration, DemonstrationSelector, SentenceEmbedder, read_demonstrations
 from .description import VLMDescription, create_vlm_description, image_data_url
 from .knowledge import LLMKnowledge, create_llm_knowledge
@@ -20,6 +20,7 @@ __all__ = [
     "SentenceEmbedder",
     "VLMDescription",
     "clean_answer",
+    "create_chat_endpoint",
     "create_llm_knowledge",
     "create_vlm_description",
     "generate_contexts",

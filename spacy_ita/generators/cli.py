@@ -45,7 +45,11 @@ def generator_configs(
     unset, the registered functions' defaults apply. Raises ValueError for a model without endpoint.
     """
     transport_keys = ("max_in_flight", "timeout", "max_retries")
-    transport = {"api_key_env": api_key_env, **{key: settings[key] for key in transport_keys if key in settings}}
+    transport = {
+        "@misc": "spacy_ita.ChatEndpoint.v1",
+        "api_key_env": api_key_env,
+        **{key: settings[key] for key in transport_keys if key in settings},
+    }
     generation = {key: settings[key] for key in ("max_tokens", "max_words") if key in settings}
     configs: Dict[str, Optional[Dict[str, Any]]] = {"knowledge": None, "description": None}
     if model:
@@ -53,25 +57,21 @@ def generator_configs(
             raise ValueError("--model needs --base-url (the endpoint, e.g. http://127.0.0.1:8080/v1)")
         configs["knowledge"] = {
             "@misc": "spacy_ita.LLMKnowledge.v1",
-            "base_url": base_url,
-            "model": model,
+            "endpoint": {**transport, "base_url": base_url, "model": model},
             "prompt": str(prompt) if prompt else None,
             "examples": str(examples) if examples else None,
             "examples_posts": str(examples_posts) if examples_posts else None,
             "examples_contexts": [str(p) for p in examples_contexts or []] or None,
             "k": k,
             **generation,
-            **transport,
         }
     if description_model:
         if not (description_base_url or base_url):
             raise ValueError("--description-model needs --description-base-url or --base-url")
         configs["description"] = {
             "@misc": "spacy_ita.VLMDescription.v1",
-            "base_url": description_base_url or base_url,
-            "model": description_model,
+            "endpoint": {**transport, "base_url": description_base_url or base_url, "model": description_model},
             "prompt": str(description_prompt) if description_prompt else None,
-            **transport,
         }
     return configs
 

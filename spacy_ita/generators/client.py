@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from spacy.util import registry
+
 logger = logging.getLogger("spacy_ita")
 
 # Sent when the named variable is unset: local servers (llama.cpp, vLLM, Ollama) ignore the key,
@@ -167,3 +169,19 @@ class ChatEndpoint:
     def __repr__(self) -> str:
         # No key here: a repr lands in logs.
         return f"ChatEndpoint({self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+
+@registry.misc("spacy_ita.ChatEndpoint.v1")
+def create_chat_endpoint(
+    base_url: str,
+    model: str,
+    api_key_env: str = "OPENAI_API_KEY",
+    timeout: float = 60.0,
+    max_retries: int = 4,
+    max_in_flight: int = 4,
+) -> ChatEndpoint:
+    """The endpoint of a generator (`endpoint` of spacy_ita.LLMKnowledge.v1 / VLMDescription.v1).
+    `api_key_env` names the variable that holds the key; the key itself is never a setting."""
+    return ChatEndpoint(
+        base_url, model, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries, max_in_flight=max_in_flight
+    )

@@ -76,29 +76,16 @@ class VLMDescription(AlignmentBackend):
 
 @registry.misc("spacy_ita.VLMDescription.v1")
 def create_vlm_description(
-    base_url: str,
-    model: str,
-    api_key_env: str = "OPENAI_API_KEY",
+    endpoint: ChatEndpoint,
     prompt: Optional[str] = None,
     max_side: int = 768,
     max_tokens: int = 300,
     temperature: float = 0.0,
     max_words: int = 120,
-    timeout: float = 120.0,
-    max_retries: int = 4,
-    max_in_flight: int = 4,
 ) -> VLMDescription:
     """The description backend. `prompt`: a template file (default: the shipped
-    description.txt); `max_side`: the longer image side sent, in pixels; `api_key_env`
-    names the variable that holds the key; the key itself is never a setting."""
-    endpoint = ChatEndpoint(
-        base_url,
-        model,
-        api_key_env=api_key_env,
-        timeout=timeout,
-        max_retries=max_retries,
-        max_in_flight=max_in_flight,
-    )
+    description.txt); `max_side`: the longer image side sent, in pixels; `endpoint`:
+    spacy_ita.ChatEndpoint.v1 (where the model is, and the name of the key's variable)."""
     return VLMDescription(
         endpoint,
         PromptTemplate.load(prompt, "description.txt"),

@@ -126,9 +126,7 @@ class LLMKnowledge:
 
 @registry.misc("spacy_ita.LLMKnowledge.v1")
 def create_llm_knowledge(
-    base_url: str,
-    model: str,
-    api_key_env: str = "OPENAI_API_KEY",
+    endpoint: ChatEndpoint,
     prompt: Optional[str] = None,
     examples: Optional[str] = None,
     examples_posts: Optional[str] = None,
@@ -138,27 +136,16 @@ def create_llm_knowledge(
     max_tokens: int = 256,
     temperature: float = 0.0,
     max_words: int = 100,
-    timeout: float = 60.0,
-    max_retries: int = 4,
-    max_in_flight: int = 4,
 ) -> LLMKnowledge:
     """The knowledge generator. `prompt`: a template file (default: the shipped
     knowledge.txt); `examples`: a demonstration pool JSONL (`text`, `knowledge`, context
     kinds), the `k` nearest shown; None: zero-shot. With `examples_posts` (a posts file,
     e.g. the MNER train.txt) `examples` holds answers keyed by post id (`image_id`,
     `knowledge`), joined with those posts and their `examples_contexts` sources (PGIM's
-    hand-written examples with the train text and BLIP-2 captions). `api_key_env` names
-    the variable that holds the key; the key itself is never a setting."""
+    hand-written examples with the train text and BLIP-2 captions). `endpoint`:
+    spacy_ita.ChatEndpoint.v1 (where the model is, and the name of the key's variable)."""
     from .demonstrations import SentenceEmbedder
 
-    endpoint = ChatEndpoint(
-        base_url,
-        model,
-        api_key_env=api_key_env,
-        timeout=timeout,
-        max_retries=max_retries,
-        max_in_flight=max_in_flight,
-    )
     selector = None
     if examples and k > 0:
         if examples_posts:

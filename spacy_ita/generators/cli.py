@@ -7,6 +7,8 @@ from typing import Annotated, Any, Dict, List, Optional
 import typer
 from wasabi import msg
 
+from ..batch.cli import ADDRESS_HELP, CPUS_HELP, ENGINE_HELP, WORKERS_HELP
+
 KEY_HELP = "Name of the environment variable that holds the API key (the key itself is never an option)."
 # The endpoint and generator options, shared by generate-contexts and assemble (which builds the same generators).
 BaseUrlOption = Annotated[
@@ -107,13 +109,16 @@ def generate_contexts_command(
     max_retries: Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx and timeouts.")] = 4,
     batch_size: Annotated[int, typer.Option(min=1, help="Posts per batch (written together).")] = 16,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N posts of the input.")] = None,
+    engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
+    address: Annotated[Optional[str], typer.Option(help="--engine ray: " + ADDRESS_HELP)] = None,
+    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP)] = None,
+    cpus_per_worker: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + CPUS_HELP)] = None,
 ) -> None:
     """Write `knowledge` (LLM) and `description` (VLM) contexts for every post of INPUT_PATH."""
-    from spacy.util import registry
-
-    from ..aligners.cache import AlignmentCache
+    from ..batch.jobs import RayOptions
+    from ..batch.pools import stage_pools
     from ..data.contexts import VisualSources
-    from .run import generate_contexts
+    from .run import GENERATE_STAGE, generate_contexts
 
     try:
         configs = generator_configs(
@@ -134,19 +139,20 @@ def generate_contexts_command(
             timeout=timeout,
             max_retries=max_retries,
         )
-        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items() if config}
+        pools = stage_pools([GENERATE_STAGE], workers or (), cpus_per_worker or (), ())
         summary = generate_contexts(
             input_path,
             output,
-            knowledge=built.get("knowledge"),
-            description=built.get("description"),
+            configs=configs,
             sources=VisualSources.load(contexts=contexts or None, images=images),
             image_root=image_root,
-            cache=AlignmentCache(cache_dir) if cache_dir else None,
+            cache_dir=cache_dir,
             batch_size=batch_size,
             limit=limit,
+            engine=engine,
+            ray=RayOptions(address=address, pools=pools),
         )
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)
     msg.info(f"{summary.posts} posts: {summary.already_done} already in {output}, {len(summary.bad_rows)} bad rows")
     for kind, run in summary.kinds.items():

@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy.util import registry
 
@@ -144,10 +144,15 @@ class ChatEndpoint:
         return ChatAnswer(text, **tokens)
 
     def complete_many(
-        self, requests: Sequence[Tuple[str, List[Dict[str, Any]]]], **settings: Any
+        self,
+        requests: Sequence[Tuple[str, List[Dict[str, Any]]]],
+        on_answer: Optional[Callable[[str, Optional[str]], None]] = None,
+        **settings: Any,
     ) -> Tuple[Dict[str, Optional[str]], GenerationSummary]:
         """({request id: answer text or None}, summary) for `(id, messages)` requests,
-        at most `max_in_flight` at once. Each unusable answer is logged with its id."""
+        at most `max_in_flight` at once. Each unusable answer is logged with its id;
+        `on_answer(id, text)` is called as each answer comes (e.g. to cache it at once,
+        so that an interrupted job loses no finished answer)."""
         start = time.perf_counter()
         summary = GenerationSummary()
         answers: Dict[str, Optional[str]] = {}
@@ -160,6 +165,8 @@ class ChatEndpoint:
                 summary.prompt_tokens += answer.prompt_tokens
                 summary.completion_tokens += answer.completion_tokens
                 answers[request_id] = answer.text
+                if on_answer is not None:
+                    on_answer(request_id, answer.text)
                 if answer.text is None:
                     summary.failures.append((request_id, answer.problem))
                     logger.warning("%s: no usable answer from %s: %s", request_id, self.model, answer.problem)

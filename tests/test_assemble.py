@@ -115,3 +115,36 @@ def test_assemble_says_when_the_model_saw_no_context(cli, model_dir, tmp_path):
     result = cli(model_dir, tmp_path / "out", "--no-ocr", "--detector", "yolov10n")
     assert "ita_ner was trained on: no context" in " ".join(result.output.split())
     assert "produces none" not in result.output
+
+
+def test_assemble_adds_the_generators_and_names_their_kinds(cli, model_dir, tmp_path):
+    """An LLM's knowledge joins the post backends, a VLM's description the image backends;
+    the saved config names the key's variable, and no model is asked anything at load."""
+    from spacy_ita.assemble import context_kinds
+
+    output = tmp_path / "assembled"
+    result = cli(
+        model_dir,
+        output,
+        "--no-ocr",
+        "--detector",
+        "none",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--knowledge-model",
+        "qwen",
+        "--description-model",
+        "a-vlm",
+        "--api-key-env",
+        "MY_KEY_VARIABLE",
+        "--k",
+        "0",
+    )
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(output)
+    config = nlp.get_pipe_config("image_aligner")
+    assert config["post_backends"]["knowledge"]["endpoint"]["model"] == "qwen"
+    assert config["backends"]["description"]["endpoint"]["api_key_env"] == "MY_KEY_VARIABLE"
+    assert {"description", "knowledge"} <= set(context_kinds(nlp)[0])
+    # Text-only docs are untouched: no request goes to the (unreachable) endpoint.
+    assert nlp("I love Paris")._.visual_context is None or not nlp("I love Paris")._.visual_context.get("knowledge")

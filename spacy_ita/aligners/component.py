@@ -9,7 +9,19 @@ captioner is added by naming a model:
     model = "Salesforce/blip-image-captioning-base"
 
 and a default backend is turned off with `objects = null` under
-[components.image_aligner.backends].
+[components.image_aligner.backends]. Post backends read the post's text and the
+contexts the image backends made (the `knowledge` of an LLM, PGIM's way):
+
+    [components.image_aligner.post_backends.knowledge]
+    @misc = "spacy_ita.LLMKnowledge.v1"
+    k = 2
+    examples = "pool.jsonl"
+
+    [components.image_aligner.post_backends.knowledge.endpoint]
+    @misc = "spacy_ita.ChatEndpoint.v1"
+    base_url = "http://127.0.0.1:8080/v1"
+    model = "qwen2.5-coder-1.5b-instruct"
+    api_key_env = "OPENAI_API_KEY"
 """
 
 import logging
@@ -33,6 +45,7 @@ DEFAULT_CONFIG: Dict[str, Any] = {
         "objects": {"@misc": "spacy_ita.YOLODetector.v1"},
         "ocr": ocr_config(DEFAULT_OCR_ENGINE),
     },
+    "post_backends": {},
     "cache": None,
     "batch_size": 16,
     "max_image_pixels": DEFAULT_MAX_PIXELS,
@@ -51,6 +64,7 @@ def make_image_aligner(
     backends: Dict[
         str, Any
     ],  # AlignmentBackend or None; checked in ImageAligner (config validation cannot see inside dicts)
+    post_backends: Dict[str, Any],  # LLMKnowledge-like or None
     cache: Optional[AlignmentCache],
     batch_size: int,
     max_image_pixels: int,
@@ -64,7 +78,11 @@ def make_image_aligner(
         (`spacy_ita.YOLODetector.v1`) and OCR (`spacy_ita.RapidOCR.v1`, or
         `spacy_ita.EasyOCR.v1`); a
         captioner is `spacy_ita.HFCaptioner.v1`. A key set to null turns a
-        default backend off.
+        default backend off. A VLM description is `spacy_ita.VLMDescription.v1`.
+    post_backends (Dict[str, Optional[Any]]): backends that read the post's
+        text and the contexts above and write one kind (`generate(items, cache)`
+        like `spacy_ita.LLMKnowledge.v1`); run after `backends`, on the docs
+        with an image. Default: none.
     cache (Optional[AlignmentCache]): a directory cache of backend outputs by
         image content and backend settings (`spacy_ita.AlignmentCache.v1`), so
         that an image is aligned once across runs; None: no cache.
@@ -73,7 +91,12 @@ def make_image_aligner(
         guard); such a doc gets an empty context and a logged warning.
     """
     return ImageAligner(
-        name=name, backends=backends, cache=cache, batch_size=batch_size, max_image_pixels=max_image_pixels
+        name=name,
+        backends=backends,
+        post_backends=post_backends,
+        cache=cache,
+        batch_size=batch_size,
+        max_image_pixels=max_image_pixels,
     )
 
 
@@ -91,6 +114,7 @@ class ImageAligner:
         name: str = "image_aligner",
         *,
         backends: Dict[str, Optional[AlignmentBackend]],
+        post_backends: Optional[Dict[str, Any]] = None,
         cache: Optional[AlignmentCache] = None,
         batch_size: int = 16,
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
@@ -101,6 +125,13 @@ class ImageAligner:
             if not isinstance(backend, AlignmentBackend):
                 raise ValueError(
                     f"Backend '{key}' of {name} is {backend!r}, not an AlignmentBackend (a registered @misc backend)."
+                )
+        self.post_backends = {key: backend for key, backend in (post_backends or {}).items() if backend is not None}
+        for key, backend in self.post_backends.items():
+            if not callable(getattr(backend, "generate", None)) or not getattr(backend, "kind", ""):
+                raise ValueError(
+                    f"Post backend '{key}' of {name} is {backend!r}: expected a registered generator with `kind` "
+                    "and `generate` (e.g. spacy_ita.LLMKnowledge.v1)."
                 )
         self.cache = cache
         self.batch_size = batch_size
@@ -120,6 +151,12 @@ class ImageAligner:
         contexts = self.align([doc._.image for doc in with_image])
         for doc, context in zip(with_image, contexts):
             doc._.visual_context = merge_contexts(doc._.visual_context, context)
+        for backend in self.post_backends.values():
+            # Unusable answers are logged by the backend and leave the kind as it was.
+            items = [(str(i), doc.text, doc._.visual_context) for i, doc in enumerate(with_image)]
+            answers, _ = backend.generate(items, self.cache)
+            for (key, _, _), doc in zip(items, with_image):
+                doc._.visual_context = merge_contexts(doc._.visual_context, {backend.kind: answers.get(key)})
 
     def align(self, sources: List[Any]) -> List[Dict[str, Any]]:
         """One context per image source (path, bytes or PIL image); each backend

@@ -79,7 +79,7 @@ class AlignStageActor:
         return table.append_column(self.image_column, batch.column(self.image_column)) if self.keep_image else table
 
 
-def _map_pool(ds: "Dataset", actor: Type, pool: PoolSpec, batch_size: int, **constructor_kwargs: Any) -> "Dataset":
+def map_pool(ds: "Dataset", actor: Type, pool: PoolSpec, batch_size: int, **constructor_kwargs: Any) -> "Dataset":
     ray = require_ray()
     return ds.map_batches(
         actor,
@@ -109,7 +109,7 @@ def annotate(
         "torch_threads": pool.torch_threads,
         "gpu_id": 0 if pool.gpus_per_worker > 0 else -1,
     }  # Ray gives each actor its GPU as device 0
-    return _map_pool(ds, AnnotateActor, pool, batch_size, model=str(model_path), columns=columns, settings=settings)
+    return map_pool(ds, AnnotateActor, pool, batch_size, model=str(model_path), columns=columns, settings=settings)
 
 
 def align_images(
@@ -137,7 +137,7 @@ def align_images(
     for index, name in enumerate(stages):
         pool = (pools or {}).get(name, PoolSpec())
         settings = {"cache_dir": cache_dir, "batch_size": batch_size, "code": code, "torch_threads": pool.torch_threads}
-        ds = _map_pool(
+        ds = map_pool(
             ds,
             AlignStageActor,
             pool,

@@ -211,3 +211,51 @@ def test_a_post_cut_inside_an_emoji_is_repaired_as_on_the_local_engine(ray_sessi
     )
     assert local.repaired_rows == on.repaired_rows == 1 and on.annotated == 2
     assert by_id(read_rows(tmp_path / "ray.jsonl")) == by_id(read_rows(tmp_path / "local.jsonl"))
+
+
+def test_generate_contexts_on_ray_writes_every_post_once(ray_session, tmp_path):
+    """generate-contexts --engine ray: workers build the generators from their configs and
+    keep several requests in flight; an unusable answer leaves the kind empty, named."""
+    from chat_server import ChatServer, completion, last_user_text
+
+    from spacy_ita.generators import generate_contexts
+    from spacy_ita.generators.cli import generator_configs
+
+    def behave(body, attempt):
+        if "server error" in last_user_text(body):
+            return 500, {"error": {"message": "boom"}}, 0
+        return 200, completion("Named entities: 1. X (person)"), 0
+
+    posts = tmp_path / "posts.jsonl"
+    texts = {f"g{i}": f"post number {i}" for i in range(7)}
+    texts["bad"] = "server error here"
+    posts.write_text("".join(f'{{"id": "{key}", "text": "{text}"}}\n' for key, text in texts.items()))
+    with ChatServer(behave) as server:
+        configs = generator_configs(
+            base_url=server.base_url,
+            model="test-model",
+            description_model=None,
+            description_base_url=None,
+            api_key_env="SPACY_ITA_TEST_KEY",
+            prompt=None,
+            examples=None,
+            examples_posts=None,
+            examples_contexts=None,
+            k=0,
+            max_retries=0,
+            max_in_flight=4,
+        )
+        summary = generate_contexts(
+            posts,
+            tmp_path / "out.jsonl",
+            configs=configs,
+            engine="ray",
+            ray=RayOptions(pools={"generate": PoolSpec(min_workers=1, max_workers=2)}),
+            batch_size=3,
+            progress=False,
+        )
+    rows = read_rows(tmp_path / "out.jsonl")
+    assert sorted(row["image_id"] for row in rows) == sorted(texts)
+    knowledge = {row["image_id"]: row["knowledge"] for row in rows}
+    assert knowledge["bad"] == "" and all(knowledge[key] for key in texts if key != "bad")
+    assert summary.failed["knowledge"] == ["bad"]

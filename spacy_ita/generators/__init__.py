@@ -1,0 +1,32 @@
+"""Contexts written by generative models behind an OpenAI-compatible endpoint:
+`knowledge` (an LLM's reading of a post, PGIM's way) and `description` (a VLM's
+description and transcription of an image)."""
+
+from .client import ChatAnswer, ChatEndpoint, GenerationSummary, create_chat_endpoint
+from .demonstrations import Demonstration, DemonstrationSelector, SentenceEmbedder, read_demonstrations
+from .description import VLMDescription, create_vlm_description, image_data_url
+from .knowledge import LLMKnowledge, create_llm_knowledge
+from .prompts import PromptTemplate, clean_answer, render_contexts
+from .run import generate_contexts, read_demonstration_posts, read_post_file
+
+__all__ = [
+    "ChatAnswer",
+    "ChatEndpoint",
+    "Demonstration",
+    "DemonstrationSelector",
+    "GenerationSummary",
+    "LLMKnowledge",
+    "PromptTemplate",
+    "SentenceEmbedder",
+    "VLMDescription",
+    "clean_answer",
+    "create_chat_endpoint",
+    "create_llm_knowledge",
+    "create_vlm_description",
+    "generate_contexts",
+    "image_data_url",
+    "read_demonstration_posts",
+    "read_demonstrations",
+    "read_post_file",
+    "render_contexts",
+]

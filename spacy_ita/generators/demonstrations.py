@@ -1,0 +1,124 @@
+"""In-context demonstrations chosen by similarity, as PGIM (Li et al., EMNLP 2023
+Findings) chose its few hand-annotated examples for each post.
+
+A pool is a list of annotated posts: the text, the contexts it had (e.g. its
+image caption) and the answer written for it. For a new post the k pool posts
+whose embedding (post text and caption) is nearest by cosine come first in the
+prompt, nearest last (closest to the question). The embeddings are
+all-MiniLM-L6-v2 sentence embeddings (mean pooling, L2-normalized: what its
+sentence-transformers config does), computed with transformers.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from ..aligners.backend import shared_model
+from ..resources import resolve_model
+from ..visual_context import normalize_context
+
+logger = logging.getLogger("spacy_ita")
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+
+@dataclass
+class Demonstration:
+    text: str
+    answer: str
+    context: Dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+def similarity_text(text: str, context: Optional[Dict[str, Any]]) -> str:
+    """What is embedded: the post and its caption (PGIM's choice), or the post alone."""
+    caption = (context or {}).get("caption") or ""
+    return f"{text} {caption}".strip()
+
+
+def read_demonstrations(path: Union[str, Path], answer_field: str = "knowledge") -> List[Demonstration]:
+    """A pool file: one JSON object a line with `text`, the answer in `answer_field`
+    and any context kinds (`caption`, `ocr`, ...). Lines without text or answer are
+    skipped with a warning. Raises FileNotFoundError / ValueError (invalid JSON, file:line)."""
+    path = Path(path)
+    pool = []
+    with path.open(encoding="utf8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{line_number}: invalid JSON: {err.msg}") from None
+            text, answer = record.get("text"), record.get(answer_field)
+            if not isinstance(text, str) or not text.strip() or not isinstance(answer, str) or not answer.strip():
+                logger.warning("%s:%d: a demonstration needs 'text' and '%s'; skipped", path, line_number, answer_field)
+                continue
+            context = normalize_context({k: v for k, v in record.items() if k not in ("text", answer_field)})
+            context["knowledge"] = ""  # the answer is not a context of its own demonstration
+            pool.append(Demonstration(text=text, answer=answer, context=context, id=str(record.get("id", ""))))
+    return pool
+
+
+class SentenceEmbedder:
+    """Mean-pooled, L2-normalized sentence embeddings of a BERT-style encoder (CPU)."""
+
+    def __init__(self, model: str = DEFAULT_EMBEDDER, batch_size: int = 32) -> None:
+        self.model_name = model
+        self.batch_size = batch_size
+
+    def _load(self):
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_model(self.model_name)
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+    def __call__(self, texts: Sequence[str]):
+        """(len(texts), dim) float32 numpy array of unit vectors."""
+        import numpy
+        import torch
+
+        tokenizer, model = shared_model(("sentence-embedder", self.model_name), self._load)
+        rows = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                batch = tokenizer(
+                    list(texts[start : start + self.batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=256,
+                    return_tensors="pt",
+                )
+                hidden = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                rows.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        return numpy.concatenate(rows).astype("float32") if rows else numpy.zeros((0, 0), dtype="float32")
+
+
+class DemonstrationSelector:
+    """The k pool demonstrations nearest to a post by cosine similarity; none for k=0 or an empty pool."""
+
+    def __init__(self, pool: List[Demonstration], k: int, embedder: Optional[SentenceEmbedder] = None) -> None:
+        if k < 0:
+            raise ValueError(f"k must be 0 or more, not {k}")
+        self.pool = pool
+        self.k = min(k, len(pool))
+        self.embedder = embedder or SentenceEmbedder()
+        self._pool_vectors = None
+
+    def select(self, items: Sequence[tuple]) -> List[List[Demonstration]]:
+        """For each `(text, context)`, its demonstrations, least similar first."""
+        if not self.k:
+            return [[] for _ in items]
+        if self._pool_vectors is None:
+            self._pool_vectors = self.embedder([similarity_text(d.text, d.context) for d in self.pool])
+        queries = self.embedder([similarity_text(text, context) for text, context in items])
+        scores = queries @ self._pool_vectors.T
+        chosen = []
+        for row in scores:
+            nearest = row.argsort()[::-1][: self.k]
+            chosen.append([self.pool[i] for i in reversed(nearest)])
+        return chosen

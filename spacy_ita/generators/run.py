@@ -1,0 +1,266 @@
+"""`generate-contexts`: write `knowledge` and `description` contexts for a file of posts.
+
+The output is context JSONL (or a folder of part files), one row per post,
+`{"image_id": <post id>, "description": ..., "knowledge": ...}`: what `convert
+--contexts`, the corpus reader and `align-images` read and write. For an MNER
+`.txt` file the post id is its image id (`IMGID:`). Resumable: ids already in
+the output are skipped, and answers are cached by content (with a cache folder),
+so a rerun costs nothing. A post whose answer is unusable gets the kind empty,
+is named in the summary, and never stops the job: every post is written once.
+
+With `engine="ray"` the batches go to a pool of Ray actors, each of which
+builds the generators from their configs and keeps `max_in_flight` requests in
+flight: this stage waits on the network, so many requests per worker pay.
+"""
+
+import copy
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+from spacy.util import minibatch
+
+from ..aligners.cache import AlignmentCache
+from ..batch.jobs import JobTiming, RayOptions, check_engine, post_input_rows, post_input_schema, write_all
+from ..batch.outputs import ResultWriter
+from ..batch.pools import PoolSpec
+from ..batch.posts import BadRow, Post, PostColumns, read_posts
+from ..batch.schema import context_schema
+from ..data.contexts import VisualSources
+from ..data.mner_format import read_mner
+from ..visual_context import merge_contexts, normalize_context
+from .client import GenerationSummary
+from .demonstrations import Demonstration
+from .description import VLMDescription
+from .knowledge import LLMKnowledge
+
+logger = logging.getLogger("spacy_ita")
+
+GENERATED_KINDS = ("description", "knowledge")
+GENERATE_STAGE = "generate"
+
+
+@dataclass
+class ContextJobSummary:
+    posts: int = 0
+    already_done: int = 0
+    bad_rows: List[BadRow] = field(default_factory=list)
+    # {kind: summary of its requests}; `failed` names the posts left without the kind.
+    kinds: Dict[str, GenerationSummary] = field(default_factory=dict)
+    failed: Dict[str, List[str]] = field(default_factory=dict)
+    timing: JobTiming = field(default_factory=JobTiming)
+
+
+def read_post_file(
+    path: Union[str, Path],
+    *,
+    sources: Optional[VisualSources] = None,
+    columns: PostColumns = PostColumns(),
+    image_root: Optional[Union[str, Path]] = None,
+) -> Iterator[Union[Post, BadRow]]:
+    """Posts of an MNER `.txt` file (id: the image id, text: the tokens joined by spaces)
+    or of JSONL / CSV / Parquet as `annotate` reads them; each post's context is its own
+    merged with what `sources` know of its id (the sources win kind by kind), its image
+    its own or the sources' image folder's."""
+    sources = sources or VisualSources()
+    path = Path(path)
+    if path.suffix.lower() == ".txt":
+        items = (Post(r.image_id, " ".join(r.tokens), where=f"{path}:{r.line}") for r in read_mner(path))
+    else:
+        items = read_posts(path, columns, image_root=image_root)
+    for item in items:
+        if isinstance(item, Post):
+            item.visual_context = merge_contexts(item.visual_context, sources.context_for(item.id))
+            if item.image is None and sources.image_for(item.id) is not None:
+                item.image = str(sources.image_for(item.id))
+        yield item
+
+
+def read_demonstration_posts(
+    answers: Union[str, Path],
+    posts: Union[str, Path],
+    sources: Optional[VisualSources] = None,
+    answer_field: str = "knowledge",
+) -> List[Demonstration]:
+    """A demonstration pool from answers keyed by post id (`{"image_id", "knowledge"}` lines,
+    as PGIM's hand-written examples are) joined with the posts file they answer and its
+    context sources. Answers whose post is not in `posts` are skipped with a warning."""
+    from ..data.contexts import read_context_jsonl
+
+    written = {image_id: ctx.get(answer_field) for image_id, ctx in read_context_jsonl(answers).items()}
+    pool = []
+    for post in read_post_file(posts, sources=sources):
+        if isinstance(post, Post) and written.get(post.id):
+            context = normalize_context(post.visual_context)
+            context[answer_field] = ""
+            pool.append(Demonstration(text=post.text, answer=written.pop(post.id), context=context, id=post.id))
+    if any(written.values()):
+        logger.warning("%s: %d answers name posts that are not in %s; skipped", answers, len(written), posts)
+    return pool
+
+
+def generate_contexts(
+    input_path: Union[str, Path],
+    output: Union[str, Path],
+    *,
+    knowledge: Optional[LLMKnowledge] = None,
+    description: Optional[VLMDescription] = None,
+    configs: Optional[Dict[str, Optional[dict]]] = None,
+    sources: Optional[VisualSources] = None,
+    columns: PostColumns = PostColumns(),
+    image_root: Optional[Union[str, Path]] = None,
+    cache: Optional[AlignmentCache] = None,
+    batch_size: int = 16,
+    limit: Optional[int] = None,
+    output_format: Optional[str] = None,
+    engine: str = "local",
+    ray: Optional[RayOptions] = None,
+    cache_dir: Optional[Union[str, Path]] = None,
+    progress: bool = True,
+) -> ContextJobSummary:
+    """Generate the enabled kinds for the posts of `input_path` not yet in `output`.
+
+    The generators are given built (`knowledge`, `description`) or as their registered
+    configs (`configs`, {"knowledge": {...}, "description": {...}}: what `engine="ray"`
+    needs, every worker builds its own). The description comes first, so that the
+    knowledge prompt can show it. `limit`: only the first N posts of the input (a fixed
+    subset). `cache_dir`: the answer cache by content (or `cache`, an AlignmentCache).
+    Raises ValueError when no generator is given, FileNotFoundError for a missing input."""
+    check_engine(engine)
+    configs = {kind: config for kind, config in (configs or {}).items() if config}
+    if configs and engine == "local":
+        from spacy.util import registry
+
+        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
+        knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
+    if engine == "local" and knowledge is None and description is None or engine != "local" and not configs:
+        raise ValueError("No generator enabled: configure a knowledge LLM or a description VLM.")
+    if cache is None and cache_dir is not None:
+        cache = AlignmentCache(cache_dir)
+    summary = ContextJobSummary()
+    enabled = configs if engine != "local" else {"knowledge": knowledge, "description": description}
+    kinds = [kind for kind in GENERATED_KINDS if enabled.get(kind)]
+    summary.kinds = {kind: GenerationSummary() for kind in kinds}
+    summary.failed = {kind: [] for kind in kinds}
+    with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
+        todo: List[Post] = []
+        seen = 0
+        for item in read_post_file(input_path, sources=sources, columns=columns, image_root=image_root):
+            if isinstance(item, BadRow):
+                summary.bad_rows.append(item)
+                logger.warning("Skipping %s", item)
+                continue
+            if limit is not None and seen >= limit:
+                break
+            seen += 1
+            if item.id in writer.written:
+                summary.already_done += 1
+            else:
+                todo.append(item)
+        summary.posts = seen
+        if engine == "local":
+            batches = (generate_batch(p, description, knowledge, cache, summary) for p in minibatch(todo, batch_size))
+        else:
+            batches = generate_on_ray(todo, configs, ray or RayOptions(), batch_size=batch_size, cache_dir=cache_dir)
+        for rows in write_all(writer, batches, len(todo), "generate-contexts", progress, summary.timing):
+            if engine != "local":  # the workers' request counts stay with them: report what the rows show
+                for kind in kinds:
+                    summary.failed[kind] += [row["image_id"] for row in rows if kind in row and not row[kind]]
+    return summary
+
+
+class GenerateActor:
+    """One Ray worker: post rows (Arrow) -> context rows, with generators built from their configs."""
+
+    def __init__(self, configs: Dict[str, dict], cache_dir: Optional[str]) -> None:
+        from spacy.util import registry
+
+        from .. import generators  # noqa: F401  (registers the generators in the worker)
+
+        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
+        self.knowledge, self.description = built.get("knowledge"), built.get("description")
+        self.cache = AlignmentCache(cache_dir) if cache_dir else None
+
+    def __call__(self, batch):
+        from ..batch.schema import to_table
+
+        posts = [
+            Post(row["id"], row["text"], row["image"], json.loads(row["visual_context"] or "null"))
+            for row in batch.to_pylist()
+        ]
+        summary = ContextJobSummary(failed={kind: [] for kind in GENERATED_KINDS})
+        summary.kinds = {kind: GenerationSummary() for kind in GENERATED_KINDS}
+        return to_table(generate_batch(posts, self.description, self.knowledge, self.cache, summary), context_schema())
+
+
+def generate_on_ray(
+    posts: List[Post],
+    configs: Dict[str, dict],
+    ray: RayOptions,
+    *,
+    batch_size: int,
+    cache_dir: Optional[Union[str, Path]],
+) -> Iterator[List[Dict[str, Any]]]:
+    """Result batches from a pool of GenerateActor (the `generate` stage of `--workers`)."""
+    if not posts:
+        return
+    from ..batch import ray_engine
+
+    pool = ray.pools.get(GENERATE_STAGE, PoolSpec())
+    with ray_engine.ray_cluster(ray.address, {GENERATE_STAGE: pool}):
+        ds = ray_engine.from_rows(post_input_rows(posts), post_input_schema(), batch_size)
+        results = ray_engine.map_pool(
+            ds,
+            GenerateActor,
+            pool,
+            batch_size,
+            configs=configs,
+            cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None,
+        )
+        yield from ray_engine.result_batches(results)
+
+
+def generate_batch(
+    posts: Sequence[Post],
+    description: Optional[VLMDescription],
+    knowledge: Optional[LLMKnowledge],
+    cache: Optional[AlignmentCache],
+    summary: ContextJobSummary,
+) -> List[Dict[str, Any]]:
+    """The output rows of one batch: {image_id, <generated kinds>}; a kind without a usable answer is ""."""
+    contexts = {post.id: normalize_context(post.visual_context) for post in posts}
+    rows = {post.id: {"image_id": post.id} for post in posts}
+    if description is not None:
+        from ..aligners.component import ImageAligner
+
+        with_image = [post for post in posts if post.image]
+        before = copy.deepcopy(description.summary)
+        aligner = ImageAligner(backends={"description": description}, cache=cache)
+        for post, aligned in zip(with_image, aligner.align([post.image for post in with_image])):
+            text = aligned.get("description") or ""
+            rows[post.id]["description"] = text
+            contexts[post.id]["description"] = text or contexts[post.id]["description"]
+            if not text:
+                summary.failed["description"].append(post.id)
+        summary.kinds["description"].add(_since(description.summary, before))
+    if knowledge is not None:
+        answers, run = knowledge.generate([(post.id, post.text, contexts[post.id]) for post in posts], cache)
+        summary.kinds["knowledge"].add(run)
+        for post in posts:
+            rows[post.id]["knowledge"] = answers.get(post.id) or ""
+            if not answers.get(post.id):
+                summary.failed["knowledge"].append(post.id)
+    return list(rows.values())
+
+
+def _since(total: GenerationSummary, before: GenerationSummary) -> GenerationSummary:
+    """What `total` gained after `before` (a backend's summary accumulates across calls)."""
+    return GenerationSummary(
+        requests=total.requests - before.requests,
+        failures=total.failures[len(before.failures) :],
+        prompt_tokens=total.prompt_tokens - before.prompt_tokens,
+        completion_tokens=total.completion_tokens - before.completion_tokens,
+        seconds=total.seconds - before.seconds,
+    )

@@ -1,0 +1,176 @@
+"""Faults of an OpenAI-compatible endpoint, from a protocol-level server on 127.0.0.1:
+every post is written once, a usable answer becomes the kind, an unusable one leaves
+it empty and is reported with the post's id, and the job never stops."""
+
+import base64
+import io
+import json
+import logging
+
+import pytest
+from chat_server import ChatServer, completion, last_user_text
+from PIL import Image
+
+from spacy_ita.aligners.cache import AlignmentCache
+from spacy_ita.generators import ChatEndpoint, LLMKnowledge, PromptTemplate, VLMDescription, generate_contexts
+
+# The post text picks the server's behaviour.
+POSTS = {
+    "p-ok": "ok Kevin Durant joins the Warriors",
+    "p-429": "rate limited then fine",
+    "p-500": "server error always",
+    "p-timeout": "too slow to answer",
+    "p-malformed": "malformed body",
+    "p-empty": "empty choice list",
+    "p-cut": "cut by length",
+}
+USABLE = {"p-ok", "p-429"}
+
+
+def behave(body, attempt):
+    text = last_user_text(body)
+    if "rate limited" in text and attempt == 1:
+        return 429, {"error": {"message": "slow down"}}, 0
+    if "server error" in text:
+        return 500, {"error": {"message": "boom"}}, 0
+    if "too slow" in text:
+        return 200, completion("late"), 4
+    if "malformed" in text:
+        return 200, b'{"choices": [', 0
+    if "empty choice" in text:
+        return 200, {**completion("x"), "choices": []}, 0
+    if "cut by length" in text:
+        return 200, completion("Named entities: 1. X", finish_reason="length"), 0
+    return 200, completion(f"  Named entities:\n 1. Kevin   Durant (person) for {text.split()[1]}  "), 0
+
+
+def endpoint(server, **kwargs):
+    settings = {"timeout": 1.5, "max_retries": 2, "max_in_flight": 8, **kwargs}
+    return ChatEndpoint(server.base_url, "test-model", api_key_env="SPACY_ITA_TEST_KEY", **settings)
+
+
+def knowledge(server, **kwargs):
+    return LLMKnowledge(endpoint(server, **kwargs), PromptTemplate.load(None, "knowledge.txt"), max_words=6)
+
+
+def attempts_of(server, text):
+    """Requests the server saw for the post whose text is `text` (the prompt holds it)."""
+    return sum(count for message, count in server.attempts.items() if text in message)
+
+
+def write_posts(path, posts, image=None):
+    with path.open("w", encoding="utf8") as out:
+        for post_id, text in posts.items():
+            row = {"id": post_id, "text": text, "visual_context": {"caption": "a man on a court"}}
+            if image:
+                row["image"] = str(image)
+            out.write(json.dumps(row) + "\n")
+
+
+def read_output(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
+
+
+def test_every_fault_gives_its_documented_result_and_the_job_completes(tmp_path, caplog):
+    posts = tmp_path / "posts.jsonl"
+    write_posts(posts, POSTS)
+    with ChatServer(behave) as server, caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        summary = generate_contexts(posts, tmp_path / "out.jsonl", knowledge=knowledge(server), progress=False)
+        attempts = {post_id: attempts_of(server, text) for post_id, text in POSTS.items()}
+    rows = read_output(tmp_path / "out.jsonl")
+    assert sorted(row["image_id"] for row in rows) == sorted(POSTS)  # every post, once
+    by_id = {row["image_id"]: row["knowledge"] for row in rows}
+    # Cleaned: whitespace collapsed, capped at max_words=6.
+    assert by_id["p-ok"] == "Named entities: 1. Kevin Durant (person)"
+    assert by_id["p-429"] == "Named entities: 1. Kevin Durant (person)"
+    assert all(by_id[post_id] == "" for post_id in set(POSTS) - USABLE)
+    assert sorted(summary.failed["knowledge"]) == sorted(set(POSTS) - USABLE)
+    # 429 was retried once; 5xx and timeouts up to max_retries=2; unusable answers are not retried.
+    assert attempts["p-429"] == 2
+    assert attempts["p-500"] == 3 and attempts["p-timeout"] == 3
+    assert attempts["p-empty"] == 1 and attempts["p-cut"] == 1
+    run = summary.kinds["knowledge"]
+    assert run.requests == len(POSTS) and len(run.failures) == len(POSTS) - len(USABLE)
+    # Usage is counted from every answer that carried it (ok, 429's retry, empty, cut).
+    assert run.prompt_tokens == 40 and run.completion_tokens == 20 and run.seconds > 0
+    reported = caplog.text
+    assert all(post_id in reported for post_id in set(POSTS) - USABLE)
+    assert "finish_reason=length" in reported
+
+
+def test_a_rerun_resumes_and_cached_answers_cost_nothing(tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    write_posts(posts, {"a": "ok first post", "b": "ok second post"})
+    cache = AlignmentCache(tmp_path / "cache")
+    with ChatServer(behave) as server:
+        generate_contexts(posts, tmp_path / "one.jsonl", knowledge=knowledge(server), cache=cache, progress=False)
+        again = generate_contexts(
+            posts, tmp_path / "one.jsonl", knowledge=knowledge(server), cache=cache, progress=False
+        )
+        assert again.already_done == 2 and again.timing.rows == 0
+        fresh = generate_contexts(
+            posts, tmp_path / "two.jsonl", knowledge=knowledge(server), cache=cache, progress=False
+        )
+        assert len(server.bodies) == 2  # the second output came from the cache
+    assert fresh.kinds["knowledge"].cached == 2 and fresh.kinds["knowledge"].requests == 0
+    assert read_output(tmp_path / "one.jsonl") == read_output(tmp_path / "two.jsonl")
+
+
+def test_requests_in_flight_are_bounded(tmp_path):
+    in_flight, peak = [0], [0]
+    import threading
+    import time
+
+    lock = threading.Lock()
+
+    def slow_ok(body, attempt):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return 200, completion("fine"), 0
+
+    with ChatServer(slow_ok) as server:
+        requests = [(str(i), [{"role": "user", "content": f"post {i}"}]) for i in range(12)]
+        answers, summary = endpoint(server, max_in_flight=3).complete_many(requests, max_tokens=5)
+    assert peak[0] <= 3 and summary.requests == 12 and all(answers.values())
+
+
+def test_an_image_request_carries_the_image_inline_and_shrunk(tmp_path):
+    image_path = tmp_path / "photo.png"
+    Image.new("RGB", (1600, 800), (200, 30, 30)).save(image_path)
+    posts = tmp_path / "posts.jsonl"
+    write_posts(posts, {"img": "ok a post with a photo", "noimg": "ok text only"}, image=None)
+    rows = [json.loads(line) for line in posts.read_text().splitlines()]
+    rows[0]["image"] = str(image_path)
+    posts.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with ChatServer(lambda body, attempt: (200, completion("A red banner reading SALE."), 0)) as server:
+        vlm = VLMDescription(
+            endpoint(server),
+            PromptTemplate.load(None, "description.txt"),
+            max_side=256,
+            max_tokens=50,
+            temperature=0.0,
+            max_words=100,
+        )
+        summary = generate_contexts(posts, tmp_path / "out.jsonl", description=vlm, progress=False)
+        bodies = list(server.bodies)
+    assert len(bodies) == 1  # the post without an image asks nothing
+    content = bodies[0]["messages"][-1]["content"]
+    url = next(part["image_url"]["url"] for part in content if part["type"] == "image_url")
+    assert url.startswith("data:image/jpeg;base64,")
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (256, 128)
+    assert bodies[0]["temperature"] == 0.0
+    out = {row["image_id"]: row for row in read_output(tmp_path / "out.jsonl")}
+    assert out["img"]["description"] == "A red banner reading SALE."
+    assert "description" not in out["noimg"]
+    assert summary.kinds["description"].requests == 1 and not summary.failed["description"]
+
+
+@pytest.mark.parametrize("posts", [{}])
+def test_no_generator_is_a_clear_error(tmp_path, posts):
+    with pytest.raises(ValueError, match="No generator enabled"):
+        generate_contexts(tmp_path / "posts.jsonl", tmp_path / "out.jsonl")

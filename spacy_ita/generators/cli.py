@@ -52,7 +52,7 @@ def generator_configs(
         "api_key_env": api_key_env,
         **{key: settings[key] for key in transport_keys if key in settings},
     }
-    generation = {key: settings[key] for key in ("max_tokens", "max_words") if key in settings}
+    generation: Dict[str, Any] = {key: settings[key] for key in ("max_tokens", "max_words") if key in settings}
     configs: Dict[str, Optional[Dict[str, Any]]] = {"knowledge": None, "description": None}
     if model:
         if not base_url:

@@ -101,7 +101,7 @@ class ChatEndpoint:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_in_flight = max_in_flight
-        self._client = None
+        self._client: Optional[Any] = None  # an openai.OpenAI, made on first use
         self._lock = threading.Lock()
 
     @property
@@ -127,7 +127,7 @@ class ChatEndpoint:
         except Exception as err:  # noqa: BLE001  (any failure of one request must not stop the job)
             return ChatAnswer(None, f"request failed: {type(err).__name__}: {err}")
         usage = getattr(response, "usage", None)
-        tokens = {
+        tokens: Dict[str, int] = {
             "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
             "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
         }
@@ -141,7 +141,7 @@ class ChatEndpoint:
             return ChatAnswer(None, "answer cut at max_tokens (finish_reason=length)", **tokens)
         if not isinstance(text, str) or not text.strip():
             return ChatAnswer(None, f"empty answer (finish_reason={finish_reason})", **tokens)
-        return ChatAnswer(text, **tokens)
+        return ChatAnswer(text, "", **tokens)
 
     def complete_many(
         self,

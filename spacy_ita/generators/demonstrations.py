@@ -107,7 +107,7 @@ class DemonstrationSelector:
         self.pool = pool
         self.k = min(k, len(pool))
         self.embedder = embedder or SentenceEmbedder()
-        self._pool_vectors = None
+        self._pool_vectors: Optional[Any] = None  # (pool size, dim) array, embedded on first use
 
     def select(self, items: Sequence[tuple]) -> List[List[Demonstration]]:
         """For each `(text, context)`, its demonstrations, least similar first."""

@@ -67,7 +67,9 @@ def read_post_file(
     sources = sources or VisualSources()
     path = Path(path)
     if path.suffix.lower() == ".txt":
-        items = (Post(r.image_id, " ".join(r.tokens), where=f"{path}:{r.line}") for r in read_mner(path))
+        items: Iterator[Union[Post, BadRow]] = (
+            Post(r.image_id, " ".join(r.tokens), where=f"{path}:{r.line}") for r in read_mner(path)
+        )
     else:
         items = read_posts(path, columns, image_root=image_root)
     for item in items:
@@ -95,7 +97,7 @@ def read_demonstration_posts(
         if isinstance(post, Post) and written.get(post.id):
             context = normalize_context(post.visual_context)
             context[answer_field] = ""
-            pool.append(Demonstration(text=post.text, answer=written.pop(post.id), context=context, id=post.id))
+            pool.append(Demonstration(text=post.text, answer=str(written.pop(post.id)), context=context, id=post.id))
     if any(written.values()):
         logger.warning("%s: %d answers name posts that are not in %s; skipped", answers, len(written), posts)
     return pool
@@ -133,7 +135,7 @@ def generate_contexts(
     if configs and engine == "local":
         from spacy.util import registry
 
-        built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
+        built = {kind: registry.resolve({"g": config or {}})["g"] for kind, config in configs.items()}
         knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
     if engine == "local" and knowledge is None and description is None or engine != "local" and not configs:
         raise ValueError("No generator enabled: configure a knowledge LLM or a description VLM.")
@@ -160,6 +162,7 @@ def generate_contexts(
             else:
                 todo.append(item)
         summary.posts = seen
+        batches: Iterator[List[Dict[str, Any]]]
         if engine == "local":
             batches = (generate_batch(p, description, knowledge, cache, summary) for p in minibatch(todo, batch_size))
         else:
@@ -197,7 +200,7 @@ class GenerateActor:
 
 def generate_on_ray(
     posts: List[Post],
-    configs: Dict[str, dict],
+    configs: Dict[str, Optional[dict]],
     ray: RayOptions,
     *,
     batch_size: int,

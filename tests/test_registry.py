@@ -68,12 +68,21 @@ def test_every_group_is_read_by_a_registry_and_every_script_exists():
         assert callable(target(spec))
 
 
+def defined_in_package(func) -> bool:
+    """Whether `func` comes from a file of the spacy_ita package. Not its module name: code that
+    tests load with `--code` (e.g. tests/batch/batch_support.py) is imported under a name of
+    spaCy's choosing and registers test-only factories."""
+    module = sys.modules.get(getattr(func, "__module__", ""))
+    path = getattr(module, "__file__", None)
+    return bool(path) and Path(path).resolve().is_relative_to(Path(spacy_ita.__file__).resolve().parent)
+
+
 def test_everything_spacy_ita_registers_has_an_entry_point():
     for module in pkgutil.walk_packages(spacy_ita.__path__, prefix="spacy_ita."):
         if not module.name.endswith("__main__"):  # runs the CLI
             importlib.import_module(module.name)
     for group, reg in REGISTRIES.items():
-        ours = {name for name, func in reg.get_all().items() if getattr(func, "__module__", "").startswith("spacy_ita")}
+        ours = {name for name, func in reg.get_all().items() if defined_in_package(func)}
         declared = {name for name, _ in ENTRY_POINTS.get(group, [])}
         assert ours <= declared, f"registered but not in setup.py's {group}: {sorted(ours - declared)}"
 

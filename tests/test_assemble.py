@@ -148,3 +148,18 @@ def test_assemble_adds_the_generators_and_names_their_kinds(cli, model_dir, tmp_
     assert {"description", "knowledge"} <= set(context_kinds(nlp)[0])
     # Text-only docs are untouched: no request goes to the (unreachable) endpoint.
     assert nlp("I love Paris")._.visual_context is None or not nlp("I love Paris")._.visual_context.get("knowledge")
+
+
+def test_a_pipeline_of_an_llm_alone_brings_back_no_default_backend(cli, model_dir, tmp_path):
+    """--ocr none --detector none with only --knowledge-model once saved YOLO and OCR again
+    (an empty `backends` took the factory's defaults)."""
+    from spacy_ita.assemble import context_kinds
+
+    output = tmp_path / "assembled"
+    args = ["--ocr", "none", "--detector", "none", "--base-url", "http://127.0.0.1:9/v1", "--knowledge-model", "q"]
+    result = cli(model_dir, output, *args, "--k", "0")
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(output)
+    backends = nlp.get_pipe_config("image_aligner")["backends"]
+    assert backends["objects"] is None and backends["ocr"] is None
+    assert context_kinds(nlp)[0] == ["knowledge"]

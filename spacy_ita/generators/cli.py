@@ -98,6 +98,10 @@ def generate_contexts_command(
         Optional[List[Path]], typer.Option(help="Existing context sources (JSONL/Parquet by id).")
     ] = None,
     images: Annotated[Optional[Path], typer.Option(help="Folder of images by id (for an MNER .txt input).")] = None,
+    id_column: Annotated[str, typer.Option(help="Column of the post id (JSONL/CSV/Parquet).")] = "id",
+    text_column: Annotated[str, typer.Option(help="Column of the post text.")] = "text",
+    image_column: Annotated[str, typer.Option(help="Column of the image path (optional per post).")] = "image",
+    context_column: Annotated[str, typer.Option(help="Column of a precomputed visual context.")] = "visual_context",
     image_root: Annotated[Optional[Path], typer.Option(help="Folder relative image paths start from.")] = None,
     cache_dir: Annotated[
         Optional[Path], typer.Option(help="Content-keyed cache of answers, shared across runs.")
@@ -117,6 +121,7 @@ def generate_contexts_command(
     """Write `knowledge` (LLM) and `description` (VLM) contexts for every post of INPUT_PATH."""
     from ..batch.jobs import RayOptions
     from ..batch.pools import stage_pools
+    from ..batch.posts import PostColumns
     from ..data.contexts import VisualSources
     from .run import GENERATE_STAGE, generate_contexts
 
@@ -145,6 +150,7 @@ def generate_contexts_command(
             output,
             configs=configs,
             sources=VisualSources.load(contexts=contexts or None, images=images),
+            columns=PostColumns(id=id_column, text=text_column, image=image_column, visual_context=context_column),
             image_root=image_root,
             cache_dir=cache_dir,
             batch_size=batch_size,

@@ -23,7 +23,17 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 from spacy.util import minibatch
 
 from ..aligners.cache import AlignmentCache
-from ..batch.jobs import JobTiming, RayOptions, check_engine, post_input_rows, post_input_schema, write_all
+from ..batch.jobs import (
+    JobTiming,
+    NoReadablePostError,
+    RayOptions,
+    check_annotate_output,
+    check_engine,
+    no_readable_post_message,
+    post_input_rows,
+    post_input_schema,
+    write_all,
+)
 from ..batch.outputs import ResultWriter
 from ..batch.pools import PoolSpec
 from ..batch.posts import BadRow, Post, PostColumns, read_posts
@@ -129,8 +139,12 @@ def generate_contexts(
     needs, every worker builds its own). The description comes first, so that the
     knowledge prompt can show it. `limit`: only the first N posts of the input (a fixed
     subset). `cache_dir`: the answer cache by content (or `cache`, an AlignmentCache).
-    Raises ValueError when no generator is given, FileNotFoundError for a missing input."""
+    Raises ValueError when no generator is given or the output is or holds the input,
+    NoReadablePostError (a ValueError) when every row of the input was unreadable (the
+    columns it found are named), FileNotFoundError for a missing input."""
     check_engine(engine)
+    # The same rule as annotate's: the job never writes over, or beside as posts, its input.
+    check_annotate_output(Path(output), Path(input_path))
     configs = {kind: config for kind, config in (configs or {}).items() if config}
     if configs and engine == "local":
         from spacy.util import registry
@@ -162,6 +176,8 @@ def generate_contexts(
             else:
                 todo.append(item)
         summary.posts = seen
+        if not seen and summary.bad_rows:
+            raise NoReadablePostError(no_readable_post_message(Path(input_path), summary.bad_rows, columns))
         batches: Iterator[List[Dict[str, Any]]]
         if engine == "local":
             batches = (generate_batch(p, description, knowledge, cache, summary) for p in minibatch(todo, batch_size))

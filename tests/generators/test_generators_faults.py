@@ -174,3 +174,38 @@ def test_an_image_request_carries_the_image_inline_and_shrunk(tmp_path):
 def test_no_generator_is_a_clear_error(tmp_path, posts):
     with pytest.raises(ValueError, match="No generator enabled"):
         generate_contexts(tmp_path / "posts.jsonl", tmp_path / "out.jsonl")
+
+
+def test_posts_keyed_otherwise_need_their_columns_named_or_the_job_fails(tmp_path):
+    """Posts keyed `tweet_id`: without --id-column every row is unreadable, and the job says
+    which columns it found instead of writing contexts for 0 posts (as annotate does)."""
+    from spacy_ita.batch.jobs import NoReadablePostError
+    from spacy_ita.batch.posts import PostColumns
+
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps({"tweet_id": i, "text": f"post {i}"}) + "\n" for i in "ab"), encoding="utf8")
+    with ChatServer(behave) as server:
+        with pytest.raises(NoReadablePostError, match="'text', 'tweet_id'"):
+            generate_contexts(posts, tmp_path / "out.jsonl", knowledge=knowledge(server), progress=False)
+        assert not (tmp_path / "out.jsonl").exists()
+        summary = generate_contexts(
+            posts,
+            tmp_path / "out.jsonl",
+            knowledge=knowledge(server),
+            columns=PostColumns(id="tweet_id"),
+            progress=False,
+        )
+    assert summary.posts == 2 and sorted(row["image_id"] for row in read_output(tmp_path / "out.jsonl")) == ["a", "b"]
+
+
+def test_an_output_that_is_or_holds_the_input_is_refused_before_any_request(tmp_path):
+    write_posts(tmp_path / "posts.jsonl", {"p-ok": "fine post"})
+    before = (tmp_path / "posts.jsonl").read_bytes()
+    with ChatServer(behave) as server:
+        for output in (tmp_path, tmp_path / "posts.jsonl"):
+            with pytest.raises(ValueError, match="input"):
+                generate_contexts(tmp_path / "posts.jsonl", output, knowledge=knowledge(server), progress=False)
+        assert not server.attempts
+    assert (tmp_path / "posts.jsonl").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "posts.jsonl"
+    ]

@@ -29,6 +29,7 @@ from spacy_ita.evaluate import reading, score  # noqa: E402
 from spacy_ita.ner.views import AUTO, TEXT  # noqa: E402
 
 from bench_systems import DATASETS, read_examples  # noqa: E402
+from bench_table import print_markdown  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PGIM_KNOWLEDGE = "contexts/pgim-knowledge/{dataset}/{split}.jsonl"
@@ -75,10 +76,7 @@ def main(argv=None) -> None:
     header = ["read with", "posts", "with knowledge", "P", "R", "F1"]
     print(f"\nModel: {args.model}; {args.dataset} {args.split}, first {args.limit or 'all'} posts")
     print(f"Generated knowledge: {args.generated}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_markdown(header, rows)
 
 
 if __name__ == "__main__":

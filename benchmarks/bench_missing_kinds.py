@@ -30,6 +30,7 @@ from spacy_ita.ner.views import AUTO, REPORTED_AS, TEXT  # noqa: E402
 
 from bench_speed import encoder_tokens_per_post  # noqa: E402
 from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
+from bench_table import print_markdown  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,10 +73,7 @@ def main(argv=None) -> None:
         print(f"[missing-kinds] {row}", flush=True)
     header = ["read with"] + [f"{split} {c}" for split in splits for c in columns]
     print(f"\nModel: {args.model} (trained kinds: {trained}); dataset {args.dataset}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_markdown(header, rows)
 
 
 if __name__ == "__main__":

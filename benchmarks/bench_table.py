@@ -113,6 +113,14 @@ def cell(value: Optional[Dict[str, float]], scale: float = 1.0, digits: int = 2)
     return text
 
 
+def print_markdown(header: List[str], rows: List[List[str]]) -> None:
+    """Print a Markdown table of string cells (the benchmarks' printed tables)."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def markdown_table(rows: List[Dict[str, Any]]) -> str:
     header = (
         ["dataset", "system", "split", "view", "P", "R", "F1"]

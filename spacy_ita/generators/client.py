@@ -110,9 +110,16 @@ class ChatEndpoint:
             if self._client is None:
                 from openai import OpenAI
 
+                key = os.environ.get(self.api_key_env)
+                if not key:
+                    # Fine for a local server; for a hosted one a misspelt variable would
+                    # otherwise show only as failed requests.
+                    logger.warning(
+                        "%s is not set: requests to %s go without an API key", self.api_key_env, self.base_url
+                    )
                 self._client = OpenAI(
                     base_url=self.base_url,
-                    api_key=os.environ.get(self.api_key_env) or NO_KEY,
+                    api_key=key or NO_KEY,
                     timeout=self.timeout,
                     max_retries=self.max_retries,
                 )

@@ -86,3 +86,16 @@ def test_the_key_reaches_the_endpoint_and_no_file(tmp_path, monkeypatch):
     assert KEY_ENV in (tmp_path / "pipeline" / "config.cfg").read_text()
     assert log_file.stat().st_size > 0
     assert files_containing(tmp_path, KEY) == []
+
+
+def test_an_unset_key_variable_is_said_once_and_the_request_still_goes(monkeypatch, caplog):
+    """A local server needs no key; for a hosted one a misspelt variable must not pass unseen."""
+    from spacy_ita.generators import ChatEndpoint
+
+    monkeypatch.delenv("SPACY_ITA_UNSET_KEY", raising=False)
+    with ChatServer(lambda body, attempt: (200, completion("fine"), 0)) as server:
+        endpoint = ChatEndpoint(server.base_url, "m", api_key_env="SPACY_ITA_UNSET_KEY", max_retries=0)
+        with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+            answers = [endpoint.complete([{"role": "user", "content": "hi"}]) for _ in range(2)]
+    assert [a.text for a in answers] == ["fine", "fine"]
+    assert caplog.text.count("SPACY_ITA_UNSET_KEY is not set") == 1

@@ -69,13 +69,7 @@ def assemble_pipeline(
     import spacy
 
     generators = generators or {}
-    # Every default backend named, None when off: an empty `backends` would take the
-    # factory's defaults (YOLO and OCR) back in, e.g. for a pipeline of generators alone.
-    backends = {
-        "objects": None,
-        "ocr": None,
-        **backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu),
-    }
+    backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu)
     if generators.get("description"):
         backends["description"] = generators["description"]
     post_backends = {"knowledge": generators["knowledge"]} if generators.get("knowledge") else {}

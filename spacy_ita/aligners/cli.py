@@ -84,7 +84,7 @@ def align_images(
         backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
     except ValueError as err:  # an unknown OCR engine
         msg.fail(str(err), exits=1)
-    if not backends:
+    if not any(backends.values()):
         msg.fail("No backend enabled: use --ocr, --detector or --caption-model.", exits=1)
     cache = None if cache_dir is None else {"@misc": "spacy_ita.AlignmentCache.v1", "directory": str(cache_dir)}
     aligner = cast(
@@ -183,7 +183,8 @@ def chosen_ocr(ocr: str, no_ocr: bool) -> str:
 def backend_configs(
     *, ocr: Union[str, bool], detector: str, caption_model: Optional[str], gpu: bool
 ) -> Dict[str, Optional[dict]]:
-    """The component's `backends` config; None turns a default backend off. `ocr`: an
+    """The component's `backends` config, every default backend named; None turns one off
+    (a backend left out would take the factory's default, e.g. YOLO, back in). `ocr`: an
     engine name (aligners/ocr.py OCR_ENGINES), "none", or True/False (the default engine / none)."""
     device = "cuda" if gpu else "cpu"
     configs: Dict[str, Optional[dict]] = {"objects": None, "ocr": None}
@@ -192,4 +193,4 @@ def backend_configs(
     configs["ocr"] = ocr_config(ocr, gpu=gpu)
     if caption_model:
         configs["caption"] = {"@misc": "spacy_ita.HFCaptioner.v1", "model": caption_model, "device": device}
-    return configs if any(configs.values()) else {}
+    return configs

@@ -104,6 +104,13 @@ def weights_cache_dir() -> Path:
     return Path(root) / "models"
 
 
+def require_parts(parts: Sequence[Path], what: str) -> None:
+    """Raise MissingModelError naming every part of a split `what` that is not a file."""
+    missing = [str(p) for p in parts if not Path(p).is_file()]
+    if missing:
+        raise MissingModelError(f"Parts of the {what} are missing: {missing}")
+
+
 def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> Path:
     """Join the zip `parts` (byte-split, in order) and unpack `inner_dir` into `target`.
 
@@ -112,9 +119,7 @@ def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> P
     """
     if target.is_dir():
         return target
-    missing = [str(p) for p in parts if not Path(p).is_file()]
-    if missing:
-        raise MissingModelError(f"Parts of the split model are missing: {missing}")
+    require_parts(parts, "split model")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as work:
         joined = Path(work) / "joined.zip"
@@ -158,9 +163,7 @@ def join_split_file(parts: Sequence[Path], target: Path, size: int, sha256: str)
     """
     if target.is_file():
         return target
-    missing = [str(p) for p in parts if not Path(p).is_file()]
-    if missing:
-        raise MissingModelError(f"Parts of the split file are missing: {missing}")
+    require_parts(parts, "split file")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")

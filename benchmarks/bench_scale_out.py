@@ -217,7 +217,7 @@ class WorkerRSS:
 
 
 def run_ray(workload: str, inputs: Dict[str, Any], batch_size: int, workers: int, tag: str) -> Dict[str, Any]:
-    from spacy_ita.batch.jobs import RayOptions, align_images_on_ray, annotate_posts
+    from spacy_ita.batch.jobs import RayOptions, align_image_folder, annotate_posts
     from spacy_ita.batch.pools import PoolSpec
 
     pool = PoolSpec(min_workers=workers, max_workers=workers, cpus_per_worker=1)
@@ -235,10 +235,11 @@ def run_ray(workload: str, inputs: Dict[str, Any], batch_size: int, workers: int
             ).timing
         else:
             backends = {workload: DETECTOR if workload == "objects" else OCR}
-            timing = align_images_on_ray(
+            timing = align_image_folder(
                 inputs[workload],
                 output,
                 backends=backends,
+                engine="ray",
                 ray=RayOptions(pools={workload: pool}),
                 batch_size=batch_size,
                 progress=False,

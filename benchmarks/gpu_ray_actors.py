@@ -27,7 +27,7 @@ DETECTOR = {"@misc": "spacy_ita.YOLODetector.v1", "model": "yolov8s-world", "dev
 
 
 def run_ray(workload, inputs, batch_size, gpus, tag):
-    from spacy_ita.batch.jobs import RayOptions, align_images_on_ray, annotate_posts
+    from spacy_ita.batch.jobs import RayOptions, align_image_folder, annotate_posts
     from spacy_ita.batch.pools import PoolSpec
 
     workers = int(round(1 / gpus))
@@ -46,10 +46,11 @@ def run_ray(workload, inputs, batch_size, gpus, tag):
         ).timing
     else:
         cpu_config = dict(DETECTOR, device="cpu")
-        timing = align_images_on_ray(
+        timing = align_image_folder(
             inputs["objects"],
             output,
             backends={"objects": cpu_config},
+            engine="ray",
             gpu_backends={"objects": DETECTOR},
             ray=RayOptions(pools={"objects": pool}),
             batch_size=batch_size,

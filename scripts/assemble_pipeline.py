@@ -1,6 +1,6 @@
 """`assemble` step of project.yml: `python -m spacy_ita assemble` plus the demo notice.
 
-The logic lives in the package (spacy_ita/assemble.py), so pip users get the same command.
+The logic lives in the package (spacy_ita/assemble.py, spacy_ita/cli/assemble.py), so pip users get the same command.
 """
 
 import sys
@@ -12,9 +12,9 @@ from wasabi import msg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_notice import announce_if_demo  # noqa: E402
 
-from spacy_ita.aligners.cli import NoOcrFlag, OcrOption, chosen_ocr  # noqa: E402
 from spacy_ita.aligners.ocr import DEFAULT_OCR_ENGINE  # noqa: E402
 from spacy_ita.assemble import assemble_pipeline  # noqa: E402
+from spacy_ita.cli.options import NoOcrFlag, OcrOption, chosen_ocr  # noqa: E402
 
 
 def main(

@@ -54,7 +54,7 @@ def main(
     images: Optional[Path] = typer.Option(None, help="Image folder, set as doc._.image"),
     dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
 ) -> None:
-    from spacy_ita.data.cli import convert
+    from spacy_ita.cli.convert import convert
 
     announce_if_demo(dataset)
     splits = find_splits(dataset_dir)

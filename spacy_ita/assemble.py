@@ -1,4 +1,4 @@
-"""`python -m spacy_ita assemble MODEL OUTPUT`: put an `image_aligner` in front of a trained `ita_ner`.
+"""Put an `image_aligner` in front of a trained `ita_ner` (`python -m spacy_ita assemble`, cli/assemble.py).
 
 Training reads visual contexts precomputed by `align-images`, so the trained
 pipeline has no aligner (and training never loads the vision models). Users
@@ -17,36 +17,14 @@ the kinds it was trained on; without an endpoint named, nothing changes.
 """
 
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Tuple, Union, cast
+from typing import Dict, List, Optional, Tuple, Union, cast
 
-import typer
 from spacy.language import Language
-from wasabi import msg
 
-from .aligners.cli import (
-    CaptionModelOption,
-    DetectorOption,
-    GpuFlag,
-    NoOcrFlag,
-    OcrOption,
-    backend_configs,
-    chosen_ocr,
-)
+from .aligners.configs import backend_configs
+from .aligners.detector import DEFAULT_DETECTOR
 from .aligners.ocr import DEFAULT_OCR_ENGINE
 from .api import ALIGNER_FACTORY
-from .generators.cli import (
-    BaseUrlOption,
-    DescriptionBaseUrlOption,
-    DescriptionModelOption,
-    ExamplesContextsOption,
-    ExamplesOption,
-    ExamplesPostsOption,
-    KeyEnvOption,
-    KOption,
-    ModelOption,
-    PromptOption,
-    generator_configs,
-)
 from .ner.component import ITANER
 
 
@@ -55,7 +33,7 @@ def assemble_pipeline(
     output_dir: Union[str, Path],
     *,
     ocr: Union[str, bool] = DEFAULT_OCR_ENGINE,
-    detector: str = "yolov8s-world",
+    detector: str = DEFAULT_DETECTOR,
     caption_model: Optional[str] = None,
     gpu: bool = False,
     generators: Optional[Dict[str, Optional[dict]]] = None,
@@ -97,69 +75,3 @@ def context_kinds(nlp: Language) -> Tuple[List[str], Optional[Dict[str, int]]]:
         elif factory == "ita_ner" and "trained_context_kinds" in cast(ITANER, nlp.get_pipe(name)).cfg:
             trained = {**(trained or {}), **cast(ITANER, nlp.get_pipe(name)).cfg["trained_context_kinds"]}
     return produced, trained
-
-
-def report_context_kinds(nlp: Language) -> None:
-    """Say which kinds the aligner will produce next to those the model was trained on."""
-    produced, trained = context_kinds(nlp)
-    if trained is None:
-        trained_text = "not recorded (a pipeline trained before spacy-ita recorded them)"
-    else:
-        trained_text = ", ".join(f"{kind} ({count} docs)" for kind, count in trained.items()) or "no context"
-    msg.info(f"The aligner produces: {', '.join(produced)}; ita_ner was trained on: {trained_text}")
-    if trained and not set(produced) & set(trained):
-        msg.warn(
-            "The aligner produces none of the kinds the model was trained on: on images it will read contexts it "
-            "never saw. Train on contexts the same backends made (align-images, then convert --contexts), or "
-            "add a backend of a trained kind (e.g. --caption-model for captions)."
-        )
-
-
-def assemble(
-    model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
-    output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
-    ocr: OcrOption = DEFAULT_OCR_ENGINE,
-    no_ocr: NoOcrFlag = False,
-    detector: DetectorOption = "yolov8s-world",
-    # The captioner the training captions came from.
-    caption_model: CaptionModelOption = None,
-    gpu: GpuFlag = False,
-    # The generators the training's generated contexts came from (generate-contexts).
-    base_url: BaseUrlOption = None,
-    knowledge_model: ModelOption = None,
-    description_model: DescriptionModelOption = None,
-    description_base_url: DescriptionBaseUrlOption = None,
-    api_key_env: KeyEnvOption = "OPENAI_API_KEY",
-    prompt: PromptOption = None,
-    examples: ExamplesOption = None,
-    examples_posts: ExamplesPostsOption = None,
-    examples_contexts: ExamplesContextsOption = None,
-    k: KOption = 2,
-) -> None:
-    """Put an image_aligner (the align-images backends) in front of a trained ita_ner: it takes doc._.image."""
-    try:
-        generators = generator_configs(
-            base_url=base_url,
-            model=knowledge_model,
-            description_model=description_model,
-            description_base_url=description_base_url,
-            api_key_env=api_key_env,
-            prompt=prompt,
-            examples=examples,
-            examples_posts=examples_posts,
-            examples_contexts=examples_contexts,
-            k=k,
-        )
-        nlp = assemble_pipeline(
-            model,
-            output,
-            ocr=chosen_ocr(ocr, no_ocr),
-            detector=detector,
-            caption_model=caption_model,
-            gpu=gpu,
-            generators=generators,
-        )
-    except ValueError as err:
-        msg.fail(str(err), exits=1)
-    msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
-    report_context_kinds(nlp)

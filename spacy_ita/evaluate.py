@@ -1,34 +1,49 @@
-"""`python -m spacy_ita evaluate-views MODEL DATA`: score a trained pipeline in
-both views — cross-modal (the post plus its visual context, where it has one)
-and text-only (the context ignored) — with spaCy's own NER scorer; with
-`--displacy-path DIR`, the pages `spacy evaluate --displacy-path` writes for a
-`ner` component but not for `ita_ner` (`write_displacy_pages`)."""
+"""Scoring a trained pipeline in both views, cross-modal (the post plus its visual
+context, where it has one) and text-only (the context ignored), with spaCy's own NER
+scorer; and the displaCy pages `spacy evaluate --displacy-path` writes for a `ner`
+component but not for `ita_ner` (`write_displacy_pages`). The command is
+`python -m spacy_ita evaluate-views` (cli/evaluate_views.py)."""
 
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-import spacy
-import srsly
-import typer
 from spacy.language import Language
 from spacy.training import Example
-from typing_extensions import Annotated
-from wasabi import msg
 
 from .data.corpus import create_mner_corpus
-from .ner.component import ITANER
+from .ner.component import ita_pipe_names, ita_pipes
 from .ner.views import REPORTED_AS
-from .visual_context import has_context
+
+__all__ = [
+    "DISPLACY_LIMIT",
+    "ita_pipe_names",
+    "ita_pipes",
+    "load_examples",
+    "reading",
+    "score",
+    "score_views",
+    "write_displacy_pages",
+]
 
 
-def ita_pipes(nlp: Language) -> List[ITANER]:
-    return [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ITANER)]
-
-
-def ita_pipe_names(nlp: Language) -> List[str]:
-    return [name for name, pipe in nlp.pipeline if isinstance(pipe, ITANER)]
+def load_examples(
+    nlp: Language,
+    data: Union[str, Path],
+    *,
+    captions: Optional[Union[str, Path]] = None,
+    contexts: Optional[Sequence[Union[str, Path]]] = None,
+) -> List[Example]:
+    """The gold examples of `data` (a DocBin .spacy file, or an MNER .txt file with its
+    `captions` CSV and `contexts` sources attached), tokenized by `nlp`.
+    Raises what the corpus reader raises (FileNotFoundError, MNERFormatError)."""
+    reader = create_mner_corpus(
+        str(data),
+        captions=str(captions) if captions else None,
+        contexts=[str(c) for c in contexts] if contexts else None,
+    )
+    return list(reader(nlp))
 
 
 @contextmanager
@@ -95,70 +110,3 @@ def write_displacy_pages(
     pages[0].write_text(displacy.render(docs, style="ent", page=True), encoding="utf8")
     pages[1].write_text(render_html(docs, title=title), encoding="utf8")
     return pages
-
-
-def print_table(results: Dict[str, Dict[str, Any]]) -> None:
-    types = sorted({t for r in results.values() for t in (r["ents_per_type"] or {})})
-    header = ["view", "P", "R", "F"] + [f"F {t}" for t in types] + ["docs/s"]
-    rows = []
-    for view, r in results.items():
-        per_type = r["ents_per_type"] or {}
-        rows.append(
-            [view, f"{100 * r['ents_p']:.2f}", f"{100 * r['ents_r']:.2f}", f"{100 * r['ents_f']:.2f}"]
-            + [f"{100 * per_type[t]['f']:.2f}" if t in per_type else "-" for t in types]
-            + [f"{r['docs_per_second']:.1f}"]
-        )
-    msg.table(rows, header=header, divider=True)
-
-
-def evaluate_views(
-    model: Annotated[str, typer.Argument(help="Trained pipeline: a directory or an installed package name")],
-    data: Annotated[Path, typer.Argument(exists=True, help="DocBin (.spacy) or Twitter-format .txt file")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the scores as JSON")] = None,
-    captions: Annotated[Optional[Path], typer.Option("--captions", help="Captions CSV for a .txt input")] = None,
-    contexts: Annotated[
-        Optional[List[Path]],
-        typer.Option("--contexts", help="Context JSONL file or folder for a .txt input; repeat for several sources"),
-    ] = None,
-    gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
-    displacy_path: Annotated[
-        Optional[Path],
-        typer.Option("--displacy-path", "-dp", help="Folder for entities.html (displaCy) and contexts.html"),
-    ] = None,
-    displacy_limit: Annotated[int, typer.Option("--displacy-limit", "-dl", help="Docs on those pages")] = (
-        DISPLACY_LIMIT
-    ),
-) -> None:
-    """Score MODEL on DATA cross-modal and text-only (P/R/F overall and per type)."""
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
-    reader = create_mner_corpus(
-        str(data),
-        captions=str(captions) if captions else None,
-        contexts=[str(c) for c in contexts] if contexts else None,
-    )
-    examples = list(reader(nlp))
-    with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
-    msg.info(f"{len(examples)} docs, {with_context} with a visual context")
-    results = score_views(nlp, examples, batch_size=batch_size)
-    print_table(results)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(
-            output,
-            {
-                "model": str(model),
-                "data": str(data),
-                "n_docs": len(examples),
-                "n_with_context": with_context,
-                **results,
-            },
-        )
-        msg.good(f"Saved scores to {output}")
-    if displacy_path is not None:
-        pages = write_displacy_pages(
-            nlp, examples, displacy_path, limit=displacy_limit, title=f"spacy-ita: {model}", batch_size=batch_size
-        )
-        msg.good(f"Wrote {min(displacy_limit, len(examples))} docs as HTML", ", ".join(map(str, pages)))

@@ -2,18 +2,15 @@
 
 For each doc: the image (inlined as a base64 data URI so the page is a single
 self-contained file), the visual contexts the aligner extracted from it, and
-the entities drawn by displaCy. `python -m spacy_ita render` wraps it for one
-post.
+the entities drawn by displaCy. `python -m spacy_ita render` (cli/render.py)
+writes it for one post.
 """
 
 import base64
 import html
 import io
 import warnings
-from pathlib import Path
-from typing import Annotated, Any, Dict, Iterable, Optional
-
-import typer
+from typing import Any, Dict, Iterable, Optional
 
 from .visual_context import normalize_context
 
@@ -118,23 +115,3 @@ def render_html(docs, title: str = "spacy-ita", max_side: int = MAX_IMAGE_SIDE) 
         f"<style>{PAGE_STYLE}</style></head>\n"
         f"<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
     )
-
-
-def render(
-    model: Annotated[str, typer.Argument(help="Installed pipeline name or path to a pipeline directory")],
-    text: Annotated[str, typer.Argument(help="The post's text")],
-    image: Annotated[
-        Optional[Path], typer.Option("--image", "-i", exists=True, dir_okay=False, help="The post's image")
-    ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("render.html"),
-) -> None:
-    """Run a pipeline on one post (text + optional image) and write an HTML view of its contexts and entities."""
-    import spacy
-
-    nlp = spacy.load(model)
-    doc = nlp.make_doc(text)
-    doc._.image = image
-    doc = nlp(doc)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_html([doc], title=f"spacy-ita: {model}"), encoding="utf8")
-    typer.echo(f"Wrote {output}")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from spacy_ita.api import make_doc
 from spacy_ita.assemble import assemble_pipeline
-from spacy_ita.cli import _register, app
+from spacy_ita.cli import app, register_commands
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cli():
-    _register()  # what `python -m spacy_ita` does before it runs
+    register_commands()  # what `python -m spacy_ita` does before it runs
 
     def invoke(*args):
         return CliRunner().invoke(app, ["assemble", *[str(a) for a in args]])

@@ -12,7 +12,7 @@ from spacy.tokens import Doc, DocBin
 from typer.testing import CliRunner
 
 import spacy_ita  # noqa: F401
-from spacy_ita.cli import _register, app
+from spacy_ita.cli import app, register_commands
 from spacy_ita.data import MNERFormatError, VisualSources, read_captions, read_context_jsonl, read_docbin, read_mner
 from spacy_ita.data.corpus import create_mner_corpus
 from spacy_ita.ner.inputs import ViewEncoder
@@ -206,7 +206,7 @@ def test_convert_takes_repeated_contexts(tmp_path):
         tmp_path / "blip.jsonl", [{"image_id": "1", "caption": "a stadium"}, {"image_id": "2", "caption": "a wall"}]
     )
     knowledge = write_jsonl(tmp_path / "k.jsonl", [{"image_id": "1", "knowledge": KNOWLEDGE}])
-    _register()
+    register_commands()
     result = CliRunner().invoke(
         app, ["convert", str(posts), str(tmp_path / "out.spacy"), "--contexts", str(blip), "--contexts", str(knowledge)]
     )

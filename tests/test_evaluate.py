@@ -5,7 +5,7 @@ import typer
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from spacy_ita.evaluate import evaluate_views
+from spacy_ita.cli.evaluate_views import evaluate_views
 
 from reliability_support import make_examples, trained_nlp
 

@@ -1,16 +1,17 @@
 """One image index: `align-images` aligns exactly the files `convert` attaches to the posts."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from spacy_ita.aligners.cli import align_images
 from spacy_ita.aligners.component import ImageAligner
+from spacy_ita.cli.align_images import align_images
+from spacy_ita.cli.convert import convert
 from spacy_ita.data import index_images, read_docbin
-from spacy_ita.data.cli import convert
 from spacy_ita.image_folder import IMAGE_SUFFIXES
 from spacy_ita.visual_context import empty_context
 
@@ -49,14 +50,15 @@ def invoke(command, args):
 def test_align_images_and_convert_pick_the_same_file_per_image_id(images_dir, tmp_path, aligned_sources, caplog):
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
         invoke(align_images, [images_dir, tmp_path / "contexts.jsonl", "--no-ocr", "--detector", "yolov10n"])
-    aligned = {path.stem: path for path in aligned_sources}
+    # Both engines hand the aligner absolute paths (a Ray worker may start elsewhere).
+    aligned = {Path(source).stem: Path(source) for source in aligned_sources}
 
     posts = tmp_path / "posts.txt"
     posts.write_text("IMGID:a\nParis\tB-LOC\n\nIMGID:b\nRome\tB-LOC\n", encoding="utf8")
     invoke(convert, [posts, tmp_path / "posts.spacy", "--images", images_dir])
-    attached = {doc._.image_id: doc._.image for doc in read_docbin(tmp_path / "posts.spacy")}
+    attached = {doc._.image_id: Path(doc._.image).resolve() for doc in read_docbin(tmp_path / "posts.spacy")}
 
-    assert aligned == attached == {"a": images_dir / "a.jpg", "b": images_dir / "b.tif"}
+    assert aligned == attached == {"a": (images_dir / "a.jpg").resolve(), "b": (images_dir / "b.tif").resolve()}
     assert "a.jpeg" in caplog.text  # the file left out is named
 
 

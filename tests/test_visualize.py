@@ -9,7 +9,8 @@ from PIL import Image
 from spacy.tokens import Span
 
 import spacy_ita  # noqa: F401  (declares the doc extensions)
-from spacy_ita.visualize import image_data_uri, render, render_html
+from spacy_ita.cli.render import render
+from spacy_ita.visualize import image_data_uri, render_html
 
 CONTEXT = {
     "objects": [{"label": "person", "count": 2, "score": 0.91}, {"label": "bus", "count": 1, "score": 0.8}],
@@ -100,7 +101,8 @@ def test_several_docs_on_one_page(nlp, red_png):
 
 
 def test_render_command_loads_pipeline_and_attaches_image(tmp_path, nlp, red_png):
-    """The command runs a saved pipeline on the text with the image attached."""
+    """The command runs a saved pipeline on the text with the image attached; a pipeline with
+    no image_aligner is told that it does not read the image (api.make_doc's warning)."""
     ruler = nlp.add_pipe("entity_ruler")
     ruler.add_patterns([{"label": "PER", "pattern": "Swift"}])
     model_dir = tmp_path / "model"
@@ -108,7 +110,8 @@ def test_render_command_loads_pipeline_and_attaches_image(tmp_path, nlp, red_png
     image_path = tmp_path / "poster.png"
     image_path.write_bytes(red_png)
     output = tmp_path / "out" / "page.html"
-    render(str(model_dir), "We saw Swift tonight", image=image_path, output=output)
+    with pytest.warns(UserWarning, match="no enabled 'image_aligner'"):
+        render(str(model_dir), "We saw Swift tonight", image=image_path, output=output)
     page = output.read_text(encoding="utf8")
     assert image_data_uri(image_path) in page
     assert "Swift" in page and "PER" in page

@@ -9,6 +9,8 @@ from spacy.util import registry
 from ..resources import resolve_model
 from .backend import AlignmentBackend
 
+DEFAULT_DETECTOR = "yolov8s-world"  # the open-vocabulary YOLO shipped offline (resources.py)
+
 
 class YOLODetector(AlignmentBackend):
     kind = "objects"
@@ -79,7 +81,7 @@ def fold_detections(
 
 @registry.misc("spacy_ita.YOLODetector.v1")
 def create_yolo_backend(
-    model: str = "yolov8s-world",
+    model: str = DEFAULT_DETECTOR,
     confidence: float = 0.25,
     max_tags: int = 10,
     image_size: int = 640,

@@ -12,11 +12,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from spacy.util import is_package, minibatch
 from tqdm import tqdm
 
+from ..image_folder import index_images
 from ..ner.views import CROSS_MODAL
 from ..visual_context import CONTEXT_KINDS
 from .outputs import ResultWriter, check_output_apart, is_single_file
@@ -255,36 +256,12 @@ def annotate_on_ray(
         yield from ray_engine.result_batches(results)
 
 
-def align_images_locally(
-    aligner: Any,
-    images: List[Path],
-    output: Path,
-    *,
-    batch_size: int = 16,
-    output_format: Optional[str] = None,
-    progress: bool = True,
-    on_listed: Callable[[int, int], None] = lambda total, todo: None,
-) -> JobTiming:
-    """align-images in this process with an `image_aligner` component: {image_id, <kinds>}
-    rows for the images not yet in OUTPUT (a .jsonl file or a folder of parts)."""
-    with context_writer(output, output_format) as writer:
-        todo = [path for path in images if path.stem not in writer.written]
-        on_listed(len(images), len(todo))
-        timing = JobTiming()
-        batches = (
-            [{"image_id": path.stem, **context} for path, context in zip(batch, aligner.align(batch))]
-            for batch in minibatch(todo, size=batch_size)
-        )
-        for _ in write_all(writer, batches, len(todo), "align-images", progress, timing):
-            pass
-    return timing
-
-
-def align_images_on_ray(
-    images: List[Path],
+def align_image_folder(
+    images: Union[Path, Sequence[Path]],
     output: Path,
     *,
     backends: Dict[str, Optional[dict]],
+    engine: str = "local",
     gpu_backends: Optional[Dict[str, Optional[dict]]] = None,
     ray: Optional[RayOptions] = None,
     batch_size: int = 16,
@@ -294,33 +271,95 @@ def align_images_on_ray(
     progress: bool = True,
     on_listed: Callable[[int, int], None] = lambda total, todo: None,
 ) -> JobTiming:
-    """align-images with one Ray stage per backend; a stage given GPUs uses `gpu_backends`' config.
+    """align-images on either engine: {image_id, <kinds>} rows, one per image not yet in
+    OUTPUT (a .jsonl file or a folder of part files), written as the batches come.
 
-    Writes what align-images writes ({image_id, <kinds>} rows) to a .jsonl
-    file or a folder of parts; returns how many images were aligned, and when."""
+    images: a folder (every image in it, the file stem as id: `image_folder.index_images`,
+    the files `convert --images` attaches) or a list of image files. backends: the
+    image_aligner's `backends` config (`aligners.configs.backend_configs`). Both engines run
+    the same per-batch step (`steps.ContextAligner`): `local` one aligner with every backend
+    in this process; `ray` one stage of actors per backend, where a stage given GPUs uses
+    `gpu_backends`' config. `on_listed(total, todo)` is called once the output is read.
+    Raises FileNotFoundError for a missing folder, ValueError for an unknown engine, no
+    enabled backend or an OUTPUT that holds the images, ImportError without Ray."""
+    check_engine(engine)
+    if isinstance(images, (str, Path)):
+        folder = Path(images)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"Not a folder: {folder}")
+        check_output_apart(output, [folder])
+        images = list(index_images(folder).values())
+    if not any(backends.values()):
+        raise ValueError("No backend enabled: name OCR, a detector or a caption model.")
+    with context_writer(output, output_format) as writer:
+        todo = [
+            {"image_id": path.stem, "image": str(Path(path).resolve())}
+            for path in images
+            if path.stem not in writer.written
+        ]
+        on_listed(len(images), len(todo))
+        if engine == "local":
+            batches = align_locally(todo, backends, batch_size=batch_size, cache_dir=cache_dir, code=absolute(code))
+        else:
+            batches = align_on_ray(
+                todo,
+                backends,
+                gpu_backends=gpu_backends,
+                ray=ray or RayOptions(),
+                batch_size=batch_size,
+                cache_dir=absolute(cache_dir),
+                code=absolute(code),
+            )
+        timing = JobTiming()
+        for _ in write_all(writer, batches, len(todo), "align-images", progress, timing):
+            pass
+    return timing
+
+
+def align_locally(
+    rows: List[Dict[str, Any]],
+    backends: Dict[str, Optional[dict]],
+    *,
+    batch_size: int,
+    cache_dir: Optional[Path],
+    code: Optional[str],
+) -> Iterator[List[Dict[str, Any]]]:
+    if not rows:
+        return  # nothing to align: no vision model is loaded
+    from .steps import ContextAligner
+
+    aligner = ContextAligner(
+        backends, cache_dir=None if cache_dir is None else str(cache_dir), batch_size=batch_size, code=code
+    )
+    for batch in minibatch(rows, size=batch_size):
+        yield aligner(batch)
+
+
+def align_on_ray(
+    rows: List[Dict[str, Any]],
+    backends: Dict[str, Optional[dict]],
+    *,
+    gpu_backends: Optional[Dict[str, Optional[dict]]],
+    ray: RayOptions,
+    batch_size: int,
+    cache_dir: Optional[str],
+    code: Optional[str],
+) -> Iterator[List[Dict[str, Any]]]:
+    if not rows:
+        return
     from . import ray_engine
 
-    ray = ray or RayOptions()
     stages = [name for name, config in backends.items() if config]
     pools = {name: ray.pools.get(name, PoolSpec()) for name in stages}
     configs = {
         name: (gpu_backends or backends)[name] if pools[name].gpus_per_worker > 0 else backends[name] for name in stages
     }
-    with context_writer(output, output_format) as writer:
-        todo = [path for path in images if path.stem not in writer.written]
-        on_listed(len(images), len(todo))
-        timing = JobTiming()
-        if not todo:
-            return timing
-        rows = [{"image_id": path.stem, "image": str(path.resolve())} for path in todo]
-        with ray_engine.ray_cluster(ray.address, pools):
-            ds = ray_engine.from_rows(rows, image_input_schema(), batch_size)
-            results = ray_engine.align_images(
-                ds, configs, pools=pools, batch_size=batch_size, cache_dir=absolute(cache_dir), code=absolute(code)
-            )
-            for _ in write_all(writer, ray_engine.result_batches(results), len(todo), "align-images", progress, timing):
-                pass
-    return timing
+    with ray_engine.ray_cluster(ray.address, pools):
+        ds = ray_engine.from_rows(rows, image_input_schema(), batch_size)
+        results = ray_engine.align_images(
+            ds, configs, pools=pools, batch_size=batch_size, cache_dir=cache_dir, code=code
+        )
+        yield from ray_engine.result_batches(results)
 
 
 def context_writer(output: Path, output_format: Optional[str] = None) -> ResultWriter:

@@ -21,7 +21,7 @@ from ..aligners import component  # noqa: F401  (registers the image_aligner fac
 from ..aligners.component import DEFAULT_CONFIG as ALIGNER_DEFAULTS
 from ..aligners.component import ImageAligner
 from ..api import pipe_with_images
-from ..evaluate import ita_pipes
+from ..ner.component import ita_pipes
 from ..ner.views import CROSS_MODAL, TEXT_ONLY
 from ..visual_context import merge_contexts, normalize_context
 from .posts import Post

@@ -362,3 +362,13 @@ class ITANER(TrainablePipe):
         self.cfg["trained_docs"] = n_docs
         self._rules_from_cfg()
         self.model.initialize()
+
+
+def ita_pipes(nlp: Language) -> List[ITANER]:
+    """The pipeline's ita_ner components, in pipeline order."""
+    return [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ITANER)]
+
+
+def ita_pipe_names(nlp: Language) -> List[str]:
+    """The names of the pipeline's ita_ner components, in pipeline order."""
+    return [name for name, pipe in nlp.pipeline if isinstance(pipe, ITANER)]

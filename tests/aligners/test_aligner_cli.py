@@ -10,9 +10,9 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from spacy_ita.aligners.cli import align_images
 from spacy_ita.aligners.detector import YOLODetector
 from spacy_ita.batch.outputs import jsonl_finished_ids
+from spacy_ita.cli.align_images import align_images
 from spacy_ita.visual_context import CONTEXT_KINDS
 
 ASSETS = importlib_resources.files("ultralytics") / "assets"
@@ -107,7 +107,8 @@ def test_unknown_ocr_engine_or_none_at_all_is_a_clear_error(images_dir, tmp_path
 
 
 def test_ocr_option_picks_the_engine_backend_configs_builds():
-    from spacy_ita.aligners.cli import backend_configs, chosen_ocr
+    from spacy_ita.aligners.configs import backend_configs
+    from spacy_ita.cli.options import chosen_ocr
 
     def ocr(name, no_ocr=False):
         configs = backend_configs(ocr=chosen_ocr(name, no_ocr), detector="none", caption_model=None, gpu=True)

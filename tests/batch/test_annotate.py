@@ -12,11 +12,11 @@ import typer
 from typer.testing import CliRunner
 
 from spacy_ita import pipe_with_images
-from spacy_ita.batch.cli import annotate
 from spacy_ita.batch.outputs import ResultWriter, finished_ids
 from spacy_ita.batch.pools import PoolSpec, stage_pools
 from spacy_ita.batch.posts import BadRow, PostColumns, read_posts
 from spacy_ita.batch.schema import context_schema
+from spacy_ita.cli.annotate import annotate
 from spacy_ita.visual_context import empty_context
 
 import batch_support

@@ -14,12 +14,12 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from spacy_ita.aligners import cli as aligner_cli
-from spacy_ita.aligners.cli import align_images
 from spacy_ita.batch.jobs import RayOptions, annotate_posts
 from spacy_ita.batch.outputs import ResultWriter
 from spacy_ita.batch.pools import PoolSpec
 from spacy_ita.batch.schema import context_schema
+from spacy_ita.cli import align_images as align_images_command
+from spacy_ita.cli.align_images import align_images
 from spacy_ita.data.contexts import read_context_jsonl
 from spacy_ita.visual_context import empty_context
 
@@ -153,9 +153,9 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
     a batch where no image has objects and one where some do, a broken image: the local engine's
     contexts, in Parquet parts that read back as one dataset."""
     pyarrow_dataset = pytest.importorskip("pyarrow.dataset")
-    real_configs = aligner_cli.backend_configs
+    real_configs = align_images_command.backend_configs
     monkeypatch.setattr(
-        aligner_cli,
+        align_images_command,
         "backend_configs",
         lambda **kwargs: {**real_configs(**kwargs), "ocr": batch_support.BACKENDS["ocr"]},
     )
@@ -219,7 +219,7 @@ def test_generate_contexts_on_ray_writes_every_post_once(ray_session, tmp_path):
     from chat_server import ChatServer, completion, last_user_text
 
     from spacy_ita.generators import generate_contexts
-    from spacy_ita.generators.cli import generator_configs
+    from spacy_ita.generators.configs import generator_configs
 
     def behave(body, attempt):
         if "server error" in last_user_text(body):

@@ -10,6 +10,7 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 from typer.testing import CliRunner
 
+from spacy_ita.cli.convert import convert
 from spacy_ita.data import (
     VisualSources,
     doc_to_record,
@@ -22,7 +23,6 @@ from spacy_ita.data import (
     read_mner_docs,
     stray_inside_tags,
 )
-from spacy_ita.data.cli import convert
 
 POSTS = (
     "IMGID:10\nGeorge\tB-PER\nZimmerman\tI-PER\nin\tO\nNew\tI-LOC\nYork\tI-LOC\n\n"

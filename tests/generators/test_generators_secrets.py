@@ -12,7 +12,7 @@ from PIL import Image
 from spacy_ita import extensions  # noqa: F401  (doc._.image, doc._.visual_context)
 from spacy_ita.aligners.cache import AlignmentCache
 from spacy_ita.generators import generate_contexts
-from spacy_ita.generators.cli import generator_configs
+from spacy_ita.generators.configs import generator_configs
 
 KEY = "sk-test-NEVER-WRITTEN-4f1c9a"
 KEY_ENV = "SPACY_ITA_TEST_KEY"

@@ -7,9 +7,9 @@ import typer
 from wasabi import msg
 
 from ..batch.outputs import check_output_apart
-from .contexts import VisualSources
-from .convert import ConversionStats, docbin_to_mner, mner_to_docbin
-from .mner_format import MNERFormatError
+from ..data.contexts import VisualSources
+from ..data.convert import ConversionStats, docbin_to_mner, mner_to_docbin
+from ..data.mner_format import MNERFormatError
 
 
 def convert(

@@ -1,0 +1,34 @@
+"""`python -m spacy_ita …` / `spacy-ita …`: the command-line layer.
+
+One Typer app, one module per command. A command only parses its options and
+delegates to the library (`batch.jobs`, `evaluate`, `assemble`, ...); nothing
+below this package imports typer, so a Ray worker or a `spacy.load` never loads it.
+"""
+
+import typer
+
+app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignments).", no_args_is_help=True)
+
+
+def register_commands() -> None:
+    """Add every command to `app` (imported here, not at import time, to keep `import spacy_ita.cli` light)."""
+    from .align_images import align_images
+    from .annotate import annotate
+    from .assemble import assemble
+    from .convert import convert
+    from .evaluate_views import evaluate_views
+    from .generate_contexts import generate_contexts
+    from .render import render
+
+    app.command("convert")(convert)
+    app.command("align-images")(align_images)
+    app.command("annotate")(annotate)
+    app.command("generate-contexts")(generate_contexts)
+    app.command("evaluate-views")(evaluate_views)
+    app.command("render")(render)
+    app.command("assemble")(assemble)
+
+
+def main() -> None:
+    register_commands()
+    app()

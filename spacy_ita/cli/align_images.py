@@ -1,0 +1,88 @@
+"""`python -m spacy_ita align-images IMAGES_DIR OUTPUT`: precompute visual contexts.
+
+Writes one row per image, {"image_id": <file stem>, "objects", "caption", "ocr"},
+the per-image context file the data converter reads: a .jsonl file, or a folder
+of part files. Resumable: ids already in the output are skipped, and a line cut
+short by an interruption is dropped and redone. Unreadable images get an empty
+context (and a warning), so a rerun does not retry them forever. With
+`--engine ray` each backend is a stage of Ray actors. The job is
+`batch.jobs.align_image_folder`, the same for both engines.
+"""
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from wasabi import msg
+
+from ..aligners.configs import backend_configs
+from ..aligners.detector import DEFAULT_DETECTOR
+from ..aligners.ocr import DEFAULT_OCR_ENGINE
+from .options import (
+    WORKERS_HELP,
+    AddressOption,
+    CaptionModelOption,
+    CodeOption,
+    CpusOption,
+    DetectorOption,
+    EngineOption,
+    GpuFlag,
+    GpusOption,
+    NoOcrFlag,
+    OcrOption,
+    OutputFormatOption,
+    chosen_ocr,
+)
+
+STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of part files."
+
+
+def align_images(
+    images_dir: Annotated[Path, typer.Argument(help="Folder of images; the file stem is the image id.")],
+    output_jsonl: Annotated[
+        Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")
+    ],
+    ocr: OcrOption = DEFAULT_OCR_ENGINE,
+    no_ocr: NoOcrFlag = False,
+    detector: DetectorOption = DEFAULT_DETECTOR,
+    caption_model: CaptionModelOption = None,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Content-hash cache of backend outputs, shared across runs.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per backend call.")] = 16,
+    gpu: GpuFlag = False,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
+    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP + STAGES_HELP)] = None,
+    cpus_per_worker: CpusOption = None,
+    gpus_per_worker: GpusOption = None,
+    output_format: OutputFormatOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Turn every image of a folder into text: object tags, a caption and OCR."""
+    from ..batch.jobs import RayOptions, align_image_folder
+    from ..batch.pools import stage_pools
+
+    try:
+        ocr = chosen_ocr(ocr, no_ocr)
+        backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
+        stages = [name for name, config in backends.items() if config]
+        pools = stage_pools(stages, workers or (), cpus_per_worker or (), gpus_per_worker or ())
+        timing = align_image_folder(
+            images_dir,
+            output_jsonl,
+            backends=backends,
+            engine=engine,
+            gpu_backends=backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=True),
+            ray=RayOptions(address=address, pools=pools),
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            output_format=output_format,
+            code=str(code) if code else None,
+            on_listed=lambda total, todo: msg.info(
+                f"{total} images in {images_dir}: {total - todo} already in {output_jsonl}, {todo} to align"
+            ),
+        )
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Wrote visual contexts for {timing.rows} images to {output_jsonl} ({timing.rate:.2f} images/s)")

@@ -1,0 +1,109 @@
+"""The command-line layer: typer lives in spacy_ita/cli/ only, the library's packages do not
+import each other both ways, and commands that build the same generators take the same options."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from typer.main import get_command
+
+import spacy_ita
+from spacy_ita.cli import app, register_commands
+from spacy_ita.cli.options import GeneratorOptions
+
+PACKAGE = Path(spacy_ita.__file__).parent
+
+
+def imported_modules(path: Path):
+    """Absolute names of the modules a file imports (relative imports resolved)."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            yield module
+            if not node.module:  # `from . import x`: x may be a module
+                yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def library_modules():
+    """Every module but the CLI layer and `python -m spacy_ita` (__main__.py, which runs it)."""
+    return [
+        path
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
+    ]
+
+
+def importers(paths, prefix: str):
+    """The files among `paths` that import `prefix` or a module under it."""
+    return [
+        str(path.relative_to(PACKAGE))
+        for path in paths
+        if any(name == prefix or name.startswith(prefix + ".") for name in imported_modules(path))
+    ]
+
+
+def test_no_module_outside_cli_imports_typer():
+    assert importers(library_modules(), "typer") == []
+
+
+def test_no_library_module_imports_the_cli_layer():
+    assert importers(library_modules(), "spacy_ita.cli") == []
+
+
+def test_aligners_do_not_import_batch():
+    """batch/ runs the aligner (steps.ContextAligner); the aligner knows nothing of batch jobs."""
+    assert importers((PACKAGE / "aligners").glob("*.py"), "spacy_ita.batch") == []
+
+
+def test_a_batch_worker_loads_no_command():
+    """What a Ray actor imports (batch/steps.py, batch/ray_engine.py) pulls in none of our CLI
+    code. (typer itself is loaded by `import spacy`, whose __init__ imports spacy.cli.)"""
+    code = (
+        "import sys, spacy_ita.batch.steps, spacy_ita.batch.ray_engine, spacy_ita.evaluate, spacy_ita.assemble; "
+        "print(sorted(m for m in sys.modules if m.startswith('spacy_ita.cli')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def options_of(command_name: str):
+    register_commands()
+    command = getattr(get_command(app), "commands")[command_name]
+    return {opt for param in command.params if param.param_type_name == "option" for opt in param.opts}
+
+
+def test_assemble_and_generate_contexts_take_every_generator_option():
+    generator_options = {f"--{name.replace('_', '-')}" for name in GeneratorOptions.__dataclass_fields__}
+    generator_options.remove("--knowledge-model")
+    generator_options |= {"--knowledge-model", "--model"}  # generate-contexts' name, kept as an alias
+    for command in ("assemble", "generate-contexts"):
+        assert generator_options <= options_of(command), command
+
+
+def test_the_bundled_options_reach_the_command_as_one_object(tmp_path):
+    seen = {}
+
+    from spacy_ita.cli.options import with_generator_options
+
+    @with_generator_options
+    def command(name: str, generators: GeneratorOptions, flag: bool = False) -> None:
+        seen.update(name=name, generators=generators, flag=flag)
+
+    runner_app = typer.Typer()
+    runner_app.command()(command)
+    from typer.testing import CliRunner
+
+    args = ["x", "--base-url", "http://h/v1", "--model", "m", "--k", "0", "--max-words", "30", "--flag"]
+    result = CliRunner().invoke(runner_app, args)
+    assert result.exit_code == 0, result.output
+    options = seen["generators"]
+    assert (seen["name"], seen["flag"]) == ("x", True)
+    assert (options.knowledge_model, options.k, options.max_words) == ("m", 0, 30)
+    knowledge = options.configs()["knowledge"]
+    assert knowledge["max_words"] == 30 and "max_tokens" not in knowledge  # unset: the registered default

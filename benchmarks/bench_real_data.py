@@ -36,7 +36,7 @@ reuses them (--no-resume to retrain).
 
 Usage (from the repo root):
 
-    # full: 3 epochs, all data, hours on CPU -- run in the background, keep the log
+    # full: all data, 10 epochs on Twitter-2017 and 3 on Twitter-2015, hours on CPU -- in the background
     nohup .venv/bin/python benchmarks/bench_real_data.py --seeds 0,1,2 \\
         > training/bench_real_data.log 2>&1 &
     # quick look (a few minutes): 1 epoch, 300 train posts, 200 eval posts
@@ -51,7 +51,8 @@ As a project command (project.yml):
         - "python benchmarks/bench_real_data.py --output-dir training/bench_real_data/full"
 
 Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner
---encoder all-MiniLM-L6-v2  --epochs 3  --seeds 0  --data-dir ../shared/data
+--encoder all-MiniLM-L6-v2  --epochs N (default per dataset: spacy_ita/schedules.py)
+--seeds 0  --data-dir ../shared/data
 --output-dir training/bench_real_data/<mode>  --threads 1 (OMP_NUM_THREADS and
 torch threads of every training subprocess and of the evaluation)
 --train-limit / --eval-limit / --speed-docs (0 = all; defaults per mode)
@@ -121,6 +122,7 @@ from bench_systems import (  # noqa: E402
     SYSTEMS,
     context_sources,
     count_docs,
+    epochs_for,
     main_view,
     prepare_splits,
     read_examples,
@@ -131,10 +133,10 @@ from bench_table import aggregate, machine_info, machine_line, markdown_table  #
 torch.set_num_threads(int(THREADS))
 
 MODES = {
-    # 3 epochs: the setting of every recorded figure (BENCHMARKS.md); 3 seeds of ita and
-    # ita_text at 5 epochs would be ~6 h of training alone on a 2-core CPU.
+    # Epochs per dataset (bench_systems.epochs_for): Twitter-2017 10 (spacy_ita.schedules, issue
+    # #23), Twitter-2015 3, the setting of every figure recorded before.
     "full": {
-        "epochs": 3,
+        "epochs": None,
         "train_limit": 0,
         "eval_limit": 0,
         "speed_docs": 1000,
@@ -196,6 +198,10 @@ def evaluate_split(nlp, args, dataset: str, system: str, path: Path, limit: int 
     return {view: scores[view] for view in SYSTEMS[system]["views"]}
 
 
+def epochs_text(args) -> str:
+    return ", ".join(f"{dataset} {epochs_for(args, dataset)}" for dataset in args.datasets)
+
+
 def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, Optional[Path]], n_train: int):
     """The run's folder, training command, steps per epoch and the settings a finished run must match."""
     run_dir = args.output_dir / dataset / system / f"seed{seed}"
@@ -249,7 +255,7 @@ def run_one(
     else:
         print(
             f"[bench] {dataset} {system} seed {seed}: training ({n_train} posts, {steps_per_epoch} steps/epoch, "
-            f"{args.epochs} epochs), log {run_dir / 'train.log'}",
+            f"{epochs_for(args, dataset)} epochs), log {run_dir / 'train.log'}",
             flush=True,
         )
         training_path.unlink(missing_ok=True)
@@ -323,7 +329,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--encoder", help="known model name or weights dir (default all-MiniLM-L6-v2; smoke tiny-bert-2l)"
     )
-    parser.add_argument("--epochs", type=int, help="training epochs (full 3, quick/smoke 1)")
+    parser.add_argument(
+        "--epochs", type=int, help="training epochs (full: twitter2017 10, twitter2015 3; quick/smoke 1)"
+    )
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--output-dir", type=Path, help="default training/bench_real_data/<mode>")
@@ -406,7 +414,7 @@ def main(argv=None) -> Dict[str, Any]:
     total = time.perf_counter() - start
     header = (
         f"Command: `{command}`\n\nMachine: {machine_line(info)}\n\n"
-        f"Mode {args.mode}: encoder {args.encoder}, {args.epochs} epoch(s), seeds {args.seeds}, "
+        f"Mode {args.mode}: encoder {args.encoder}, epochs {epochs_text(args)}, seeds {args.seeds}, "
         f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
         f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
         f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
@@ -418,7 +426,7 @@ def main(argv=None) -> Dict[str, Any]:
         "machine": info,
         "mode": args.mode,
         "encoder": args.encoder,
-        "epochs": args.epochs,
+        "epochs": {dataset: epochs_for(args, dataset) for dataset in args.datasets},
         "seeds": args.seeds,
         "train_limit": args.train_limit,
         "eval_limit": args.eval_limit,

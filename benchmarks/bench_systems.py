@@ -13,6 +13,7 @@ from spacy_ita.data.corpus import create_mner_corpus
 from spacy_ita.data.mner_format import read_mner, write_mner
 from spacy_ita.ner.views import AUTO, REPORTED_AS, TEXT
 from spacy_ita.resources import resolve_model
+from spacy_ita.schedules import DATASET_EPOCHS, linear_schedule
 
 REPO = Path(__file__).resolve().parent.parent
 HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
@@ -117,12 +118,22 @@ def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
     return splits
 
 
+DEFAULT_EPOCHS = 3  # the setting of the figures recorded before issue #23
+
+
+def epochs_for(args, dataset: str) -> int:
+    """--epochs if given, else the mode's (quick, smoke), else the dataset's measured schedule
+    (spacy_ita.schedules.DATASET_EPOCHS: Twitter-2017 10), else DEFAULT_EPOCHS."""
+    return args.epochs or DATASET_EPOCHS.get(dataset, DEFAULT_EPOCHS)
+
+
 def train_command(
     args, dataset: str, system: str, seed: int, model_dir: Path, steps_per_epoch: int, splits: Dict[str, Optional[Path]]
 ) -> List[str]:
     spec, data = SYSTEMS[system], DATASETS[dataset]
-    total_steps = args.epochs * steps_per_epoch
-    eval_frequency = args.eval_frequency or steps_per_epoch
+    schedule = linear_schedule(epochs_for(args, dataset), steps_per_epoch)
+    if args.eval_frequency:
+        schedule["training.eval_frequency"] = args.eval_frequency
     cmd = [
         sys.executable,
         "-m",
@@ -139,18 +150,9 @@ def train_command(
         str(splits["valid"]),
         "--system.seed",
         str(seed),
-        "--training.max_epochs",
-        str(args.epochs),
-        "--training.max_steps",
-        "0",
+        *(item for key, value in schedule.items() for item in (f"--{key}", str(value))),
         "--training.patience",
         "0",
-        "--training.eval_frequency",
-        str(eval_frequency),
-        "--training.optimizer.learn_rate.total_steps",
-        str(total_steps),
-        "--training.optimizer.learn_rate.warmup_steps",
-        str(max(1, round(0.1 * total_steps))),
         "--training.before_update",
         json.dumps({"@callbacks": "spacy_ita_bench.step_clock.v1"}),
         # Every system trains on the GPU a run asks for (bench_real_data --gpu-id), else on the CPU.

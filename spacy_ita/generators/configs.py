@@ -51,6 +51,8 @@ def generator_configs(
             "k": k,
             **generation,
         }
+    if description_prompt and not description_model:
+        raise ValueError("--description-prompt needs --description-model (the VLM that reads it)")
     if description_model:
         if not (description_base_url or base_url):
             raise ValueError("--description-model needs --description-base-url or --base-url")

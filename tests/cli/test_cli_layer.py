@@ -107,3 +107,10 @@ def test_the_bundled_options_reach_the_command_as_one_object(tmp_path):
     assert (options.knowledge_model, options.k, options.max_words) == ("m", 0, 30)
     knowledge = options.configs()["knowledge"]
     assert knowledge["max_words"] == 30 and "max_tokens" not in knowledge  # unset: the registered default
+
+
+def test_a_description_prompt_without_a_description_model_is_an_error(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="--description-prompt needs --description-model"):
+        GeneratorOptions(base_url="http://h/v1", knowledge_model="q", description_prompt=tmp_path / "p.txt").configs()

@@ -299,7 +299,9 @@ def align_image_folder(
         ]
         on_listed(len(images), len(todo))
         if engine == "local":
-            batches = align_locally(todo, backends, batch_size=batch_size, cache_dir=cache_dir, code=absolute(code))
+            batches = align_locally(
+                todo, backends, batch_size=batch_size, cache_dir=absolute(cache_dir), code=absolute(code)
+            )
         else:
             batches = align_on_ray(
                 todo,
@@ -321,16 +323,14 @@ def align_locally(
     backends: Dict[str, Optional[dict]],
     *,
     batch_size: int,
-    cache_dir: Optional[Path],
+    cache_dir: Optional[str],
     code: Optional[str],
 ) -> Iterator[List[Dict[str, Any]]]:
     if not rows:
         return  # nothing to align: no vision model is loaded
     from .steps import ContextAligner
 
-    aligner = ContextAligner(
-        backends, cache_dir=None if cache_dir is None else str(cache_dir), batch_size=batch_size, code=code
-    )
+    aligner = ContextAligner(backends, cache_dir=cache_dir, batch_size=batch_size, code=code)
     for batch in minibatch(rows, size=batch_size):
         yield aligner(batch)
 

@@ -98,15 +98,13 @@ def write_displacy_pages(
     Why not `spacy evaluate --displacy-path`: it renders entities only for a
     component whose factory is named `ner`, and it reads the texts alone, so
     for an `ita_ner` pipeline it writes nothing (and would lose the contexts)."""
-    from spacy import displacy
-
-    from .visualize import render_html
+    from .visualize import entities_html, render_html
 
     docs = list(nlp.pipe((eg.predicted.copy() for eg in examples[:limit]), batch_size=batch_size))
     directory.mkdir(parents=True, exist_ok=True)
     pages = [directory / "entities.html", directory / "contexts.html"]
     if docs:
         docs[0].user_data["title"] = title  # displaCy's page title, as spaCy sets it
-    pages[0].write_text(displacy.render(docs, style="ent", page=True), encoding="utf8")
+    pages[0].write_text(entities_html(docs, page=True), encoding="utf8")
     pages[1].write_text(render_html(docs, title=title), encoding="utf8")
     return pages

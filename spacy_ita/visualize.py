@@ -80,12 +80,15 @@ def context_html(context: Optional[Dict[str, Any]]) -> str:
     )
 
 
-def entities_html(doc) -> str:
+def entities_html(docs, page: bool = False) -> str:
+    """displaCy's entity markup of a Doc or a list of Docs (`page`: a whole HTML page).
+    spaCy's W006 ("no entities to visualize") is expected for some posts and is not shown;
+    other warnings are."""
     from spacy import displacy
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # W006 "no entities" is expected for some posts
-        return displacy.render(doc, style="ent", page=False, jupyter=False)
+        warnings.filterwarnings("ignore", message=r"\[W006\]")
+        return displacy.render(docs, style="ent", page=page, jupyter=False)
 
 
 def doc_html(doc, max_side: int = MAX_IMAGE_SIDE) -> str:

@@ -115,3 +115,21 @@ def test_render_command_loads_pipeline_and_attaches_image(tmp_path, nlp, red_png
     page = output.read_text(encoding="utf8")
     assert image_data_uri(image_path) in page
     assert "Swift" in page and "PER" in page
+
+
+def test_entity_markup_of_a_post_without_entities_warns_nothing():
+    """spaCy's W006 ("no entities to visualize") is expected for many posts: the pages and
+    `render` must not print it for each (it leaked to the console of evaluate-views)."""
+    import warnings
+
+    import spacy
+
+    from spacy_ita.visualize import entities_html
+
+    doc = spacy.blank("en")("nothing to tag here")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        markup = entities_html(doc)
+        page = entities_html([doc, doc], page=True)
+    assert not [w for w in caught if "W006" in str(w.message)]
+    assert "nothing to tag here" in markup and page.lstrip().lower().startswith("<!doctype html>")

@@ -16,13 +16,13 @@ import typer
 from wasabi import msg
 
 from .options import (
-    ADDRESS_HELP,
-    CPUS_HELP,
-    GPUS_HELP,
     WORKERS_HELP,
+    AddressOption,
     CodeOption,
     ContextColumnOption,
+    CpusOption,
     EngineOption,
+    GpusOption,
     IdColumnOption,
     ImageColumnOption,
     ImageRootOption,
@@ -47,10 +47,10 @@ def annotate(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help=BATCH_HELP)] = 32,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="Local engine: GPU id, or -1 for CPU.")] = -1,
     code: CodeOption = None,
-    address: Annotated[Optional[str], typer.Option(help=ADDRESS_HELP)] = None,
-    workers: Annotated[Optional[List[str]], typer.Option(help=WORKERS_HELP)] = None,
-    cpus_per_worker: Annotated[Optional[List[str]], typer.Option(help=CPUS_HELP)] = None,
-    gpus_per_worker: Annotated[Optional[List[str]], typer.Option(help=GPUS_HELP)] = None,
+    address: AddressOption = None,
+    workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP)] = None,
+    cpus_per_worker: CpusOption = None,
+    gpus_per_worker: GpusOption = None,
 ) -> None:
     """Tag every post of INPUT with MODEL and write one row per post to OUTPUT."""
     from ..batch.jobs import NER_STAGE, RayOptions, annotate_posts

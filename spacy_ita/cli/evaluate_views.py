@@ -20,7 +20,7 @@ def evaluate_views(
         typer.Option("--contexts", help="Context JSONL file or folder for a .txt input; repeat for several sources"),
     ] = None,
     gpu_id: Annotated[int, typer.Option("--gpu-id", "-g", help="GPU id, or -1 for CPU")] = -1,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Docs per nlp.pipe batch.")] = 32,
     displacy_path: Annotated[
         Optional[Path],
         typer.Option("--displacy-path", "-dp", help="Folder for entities.html (displaCy) and contexts.html"),

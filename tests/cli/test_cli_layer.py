@@ -114,3 +114,25 @@ def test_a_description_prompt_without_a_description_model_is_an_error(tmp_path):
 
     with pytest.raises(ValueError, match="--description-prompt needs --description-model"):
         GeneratorOptions(base_url="http://h/v1", knowledge_model="q", description_prompt=tmp_path / "p.txt").configs()
+
+
+RAY_ONLY_OPTIONS = {"address", "workers", "cpus_per_worker", "gpus_per_worker"}
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """--help is where a new user reads the commands: no option without help, and the
+    Ray-only options say so (`--engine ray:`), as in every command that has them."""
+    register_commands()
+    command = get_command(app)
+    assert {"annotate", "align-images", "generate-contexts", "evaluate-views"} <= set(command.commands)
+    missing, unmarked = [], []
+    for name, sub in command.commands.items():
+        for param in sub.params:
+            if param.param_type_name != "option" or param.name == "help":
+                continue
+            if not (param.help or "").strip():
+                missing.append(f"{name} {param.opts[0]}")
+            elif param.name in RAY_ONLY_OPTIONS and not param.help.startswith("--engine ray:"):
+                unmarked.append(f"{name} {param.opts[0]}")
+    assert not missing, f"options without help: {missing}"
+    assert not unmarked, f"Ray-only options not marked '--engine ray:': {unmarked}"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spacy  # noqa: E402
 import torch  # noqa: E402
 
-from spacy_ita.evaluate import ita_pipes  # noqa: E402
+from spacy_ita.evaluate import pipeline_reads_context  # noqa: E402
 from spacy_ita.ner.views import CROSS_MODAL, TEXT_ONLY  # noqa: E402
 
 import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
@@ -48,8 +48,7 @@ def main(argv=None) -> None:
             parser.error(f"expected NAME=PATH, got {spec!r}")
         nlp = spacy.load(path)
         # Cross-modal only for a pipeline trained to read contexts (not ita_ner with views = ["text"]).
-        reads_context = any(pipe.view_training.reads_context for pipe in ita_pipes(nlp))
-        views = [TEXT_ONLY, CROSS_MODAL] if reads_context else [TEXT_ONLY]
+        views = [TEXT_ONLY, CROSS_MODAL] if pipeline_reads_context(nlp) else [TEXT_ONLY]
         references = [eg.reference for eg in read_examples(nlp, args.data, limit=args.docs)]
         pipelines[name] = (nlp, views, references)
     seconds = {(name, view): [] for name, (_, views, _) in pipelines.items() for view in views}

@@ -50,7 +50,7 @@ As a project command (project.yml):
       script:
         - "python benchmarks/bench_real_data.py --output-dir training/bench_real_data/full"
 
-Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner
+Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner (default; all: bench_systems.SYSTEMS)
 --encoder all-MiniLM-L6-v2  --epochs N (default per dataset: spacy_ita/schedules.py)
 --seeds 0  --data-dir ../shared/data
 --output-dir training/bench_real_data/<mode>  --threads 1 (OMP_NUM_THREADS and
@@ -111,6 +111,7 @@ from thinc.api import Config  # noqa: E402
 
 from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
 from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
+from spacy_ita.resources import check_model_name, spacy_transformers_refusal  # noqa: E402
 
 import bench_hooks  # noqa: E402
 from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
@@ -118,6 +119,7 @@ from bench_systems import (  # noqa: E402
     CONTEXT_SETS,
     DATASETS,
     DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_SYSTEMS,
     REPO,
     SYSTEMS,
     context_sources,
@@ -325,7 +327,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     mode.add_argument("--quick", action="store_true", help="1 epoch, 300 train / 200 eval posts (minutes)")
     mode.add_argument("--smoke", action="store_true", help="tiny encoder, tens of posts (the test)")
     parser.add_argument("--datasets", help="comma-separated: twitter2015,twitter2017 (smoke: twitter2015)")
-    parser.add_argument("--systems", default="ita,ita_text,trf_ner", help="comma-separated: ita,ita_text,trf_ner")
+    parser.add_argument(
+        "--systems", help=f"comma-separated, of {','.join(SYSTEMS)} (default: {','.join(DEFAULT_SYSTEMS)})"
+    )
     parser.add_argument(
         "--encoder", help="known model name or weights dir (default all-MiniLM-L6-v2; smoke tiny-bert-2l)"
     )
@@ -367,12 +371,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
     args.datasets = csv_list(args.datasets)
-    args.systems = csv_list(args.systems)
+    chosen_systems = args.systems is not None
+    args.systems = csv_list(args.systems) if chosen_systems else list(DEFAULT_SYSTEMS)
     args.seeds = [int(s) for s in csv_list(args.seeds)]
     for name, known in (("dataset", DATASETS), ("system", SYSTEMS)):
         unknown = [x for x in getattr(args, f"{name}s") if x not in known]
         if unknown:
             parser.error(f"unknown {name} {unknown}: choose from {list(known)}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, not {args.epochs}")
+    try:  # a misspelled encoder fails here, not as a hub download minutes into the run
+        check_model_name(args.encoder)
+    except ValueError as err:
+        parser.error(str(err))
+    refusal = spacy_transformers_refusal(args.encoder)
+    if refusal and "trf_ner" in args.systems:
+        if chosen_systems:
+            parser.error(f"trf_ner cannot use {args.encoder} ({refusal}): leave it out of --systems")
+        print(f"[bench] trf_ner left out: spaCy's transformer cannot use {args.encoder} ({refusal})")
+        args.systems.remove("trf_ner")
     args.data_dir = args.data_dir.resolve()
     if not args.data_dir.is_dir():
         parser.error(f"data dir not found: {args.data_dir}")

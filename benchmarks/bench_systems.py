@@ -56,6 +56,7 @@ SYSTEMS = {
     "ita_text": {"config": "configs/ita.cfg", "captions": False, "views": TEXT_ONLY},
     "trf_ner": {"config": "configs/trf_ner.cfg", "captions": False, "views": TEXT_ONLY},
 }
+DEFAULT_SYSTEMS = ("ita", "ita_text", "trf_ner")  # bench_real_data without --systems
 # The per-kind context budget of configs/ita.cfg is for this total; --max-context-tokens scales both.
 DEFAULT_CONTEXT_TOKENS = 64
 POST_ROOM = 128  # subwords; Twitter posts stay well below

@@ -4,26 +4,24 @@ configs/ita.cfg is sized for Twitter-2015 (~250 steps an epoch, first
 evaluation at step 250). The demo has 5 batches an epoch, so with that
 schedule its model-best would be the untrained step-0 checkpoint. On the demo
 we override the schedule (printed, nothing hidden). A dataset with a measured
-schedule (spacy_ita/schedules.py: Twitter-2017, 10 epochs) trains with it, sized
-to its train split and printed; other data trains with the config as written.
-Overrides passed after `--` win over both.
+schedule (spacy_ita/schedules.py: Twitter-2015 3 epochs, Twitter-2017 10) trains
+with it, sized to its train split and printed; other data trains with the config
+as written. A `--training.max_epochs N` passed after `--` resizes the whole schedule
+(warm-up and decay) to N epochs; other overrides passed there win over all.
 """
 
 import sys
 from pathlib import Path
-from typing import Dict
 
 import typer
 from spacy.cli._util import parse_config_overrides
 from spacy.cli.train import train
-from spacy.tokens import DocBin
-from spacy.util import load_config
 from wasabi import msg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_notice import announce_if_demo, is_demo  # noqa: E402
 
-from spacy_ita.schedules import DATASET_EPOCHS, linear_schedule, steps_per_epoch  # noqa: E402
+from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule  # noqa: E402
 
 # ~13 epochs of the 72 demo posts: minutes on 2 CPU cores, evaluated every 2 epochs.
 DEMO_OVERRIDES = {
@@ -34,14 +32,6 @@ DEMO_OVERRIDES = {
     "training.optimizer.learn_rate.total_steps": 64,
     "training.optimizer.learn_rate.initial_rate": 0.0001,
 }
-
-
-def dataset_schedule(dataset: str, config: Path, train_path: Path) -> Dict[str, int]:
-    """The measured schedule of `dataset` (DATASET_EPOCHS), sized to its train DocBin and the
-    config's batch size: `spacy train` overrides."""
-    batch_size = load_config(config)["training"]["batcher"]["size"]
-    steps = steps_per_epoch(len(DocBin().from_disk(train_path)), batch_size)
-    return linear_schedule(DATASET_EPOCHS[dataset], steps)
 
 
 def main(
@@ -65,11 +55,13 @@ def main(
     if is_demo(dataset):
         overrides.update(DEMO_OVERRIDES)
         msg.info(f"DEMO schedule: {DEMO_OVERRIDES}")
-    elif dataset in DATASET_EPOCHS:
-        schedule = dataset_schedule(dataset, config, train_path)
+    explicit = parse_config_overrides(ctx.args)
+    epochs = explicit.get("training.max_epochs") or (None if is_demo(dataset) else DATASET_EPOCHS.get(dataset))
+    if epochs:  # the decay ends at the last step of the epochs trained, whoever chose them
+        schedule = corpus_schedule(int(epochs), train_path, config)
         overrides.update(schedule)
-        msg.info(f"{dataset} schedule (spacy_ita/schedules.py): {schedule}")
-    overrides.update(parse_config_overrides(ctx.args))  # explicit --section.key value wins
+        msg.info(f"Schedule of {epochs} epochs over {train_path} (spacy_ita/schedules.py): {schedule}")
+    overrides.update(explicit)  # explicit --section.key value wins
     train(config, output, overrides=overrides, use_gpu=gpu_id)
 
 

@@ -14,13 +14,14 @@ from spacy.training import Example
 
 from .data.corpus import create_mner_corpus
 from .ner.component import ita_pipe_names, ita_pipes
-from .ner.views import REPORTED_AS
+from .ner.views import REPORTED_AS, TEXT
 
 __all__ = [
     "DISPLACY_LIMIT",
     "ita_pipe_names",
     "ita_pipes",
     "load_examples",
+    "pipeline_reads_context",
     "reading",
     "score",
     "score_views",
@@ -67,11 +68,21 @@ def score(nlp: Language, examples: List[Example], batch_size: int = 32) -> Dict[
     return {**entities, "docs_per_second": len(examples) / seconds if seconds else None}
 
 
+def pipeline_reads_context(nlp: Language) -> bool:
+    """Whether an ita_ner component of `nlp` was trained to read visual contexts (its
+    cross-modal view); a text-only model (`views = ["text"]`) never reads one."""
+    return any(pipe.view_training.reads_context for pipe in ita_pipes(nlp))
+
+
 def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) -> Dict[str, Dict[str, Any]]:
     """{"cross_modal": scores, "text_only": scores}: nlp.evaluate once per view
-    (`REPORTED_AS`); the inference view is restored afterwards."""
+    (`REPORTED_AS`); the inference view is restored afterwards. A pipeline trained
+    text-only (no ita_ner reads a context) gets only "text_only": it has no other view."""
+    reads_context = pipeline_reads_context(nlp)
     results = {}
     for view, reported_as in REPORTED_AS.items():
+        if reported_as != REPORTED_AS[TEXT] and not reads_context:
+            continue
         with reading(nlp, view):
             results[reported_as] = score(nlp, examples, batch_size=batch_size)
     return results

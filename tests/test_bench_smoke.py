@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -224,3 +226,24 @@ def test_config_fingerprint_ignores_comments_but_not_values(tmp_path):
     changed = tmp_path / "c.cfg"
     changed.write_text("[training]\nseed = 0\ndropout = 0.2\n", encoding="utf8")
     assert config_fingerprint(original) == config_fingerprint(commented) != config_fingerprint(changed)
+
+
+def test_bad_settings_stop_the_benchmark_before_any_data_is_prepared(tmp_path, capsys):
+    """A misspelled encoder, zero epochs, or spaCy's transformer with an encoder it cannot
+    load: an error at once, not a hub download or a failure hours into the run."""
+    import bench_real_data
+
+    base = ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    for bad, message in (
+        (["--encoder", "multilingual-e5-smal"], "did you mean 'multilingual-e5-small'"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--encoder", "multilingual-e5-small", "--systems", "ita_all,trf_ner"], "trf_ner cannot use"),
+    ):
+        with pytest.raises(SystemExit):
+            bench_real_data.parse_args(base + bad)
+        assert message in capsys.readouterr().err
+    # Without --systems the default's trf_ner is left out, with a note, for such an encoder.
+    args = bench_real_data.parse_args(base + ["--encoder", "multilingual-e5-small"])
+    assert "trf_ner" not in args.systems and args.systems
+    assert "trf_ner left out" in capsys.readouterr().out
+    assert "trf_ner" in bench_real_data.parse_args(base).systems

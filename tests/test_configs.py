@@ -53,3 +53,28 @@ def test_the_tiny_variant_is_ita_cfg_with_its_overrides_only():
     assert tiny["components.ita_ner.model.encoder"] == "tiny-bert-2l"
     nlp = spacy.util.load_model_from_config(load_config(CONFIGS / "ita.cfg", overrides={**NO_DATA, **TINY_OVERRIDES}))
     assert nlp.pipe_names == ["ita_ner"]
+
+
+def test_a_misspelled_model_name_is_an_error_that_names_the_right_one(tmp_path):
+    """Every model a config names goes through resolve_model: a near miss of a short name
+    fails there, naming it, instead of becoming a hub download that fails offline."""
+    from spacy_ita.resources import check_model_name, short_names
+
+    for typo, meant in (("multilingual-e5-smal", "multilingual-e5-small"), ("all-MiniLM-L6-v3", "all-MiniLM-L6-v2")):
+        with pytest.raises(ValueError, match=f"did you mean '{meant}'"):
+            resolve_model(typo)
+    for fine in ("microsoft/git-base", "Salesforce/blip2-opt-2.7b", str(tmp_path), *short_names()):
+        check_model_name(fine)  # hub names, folders and our own names pass
+
+
+def test_an_encoder_that_cannot_load_says_what_names_work(tmp_path):
+    """An existing folder without a model (or, offline, a hub name) fails at initialize with
+    the encoder's name and the short names, not only transformers' message."""
+    from spacy_ita.resources import MissingModelError
+
+    from reliability_support import make_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ita_ner", config={"model": {"encoder": str(tmp_path)}})
+    with pytest.raises(MissingModelError, match="cannot load the encoder .*all-MiniLM-L6-v2"):
+        nlp.initialize(lambda: make_examples(nlp, 2))

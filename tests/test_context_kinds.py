@@ -309,6 +309,26 @@ def test_text_only_model_records_no_kinds():
     assert nlp.get_pipe("ita_ner").cfg["trained_context_kinds"] == {}
 
 
+def test_a_text_only_model_never_reads_a_context_and_is_scored_in_its_one_view():
+    """A model trained with views = ["text"] never saw a context: with the default
+    inference_view "auto" it must not read one either (predictions, the reported view,
+    evaluate-views' rows), while an ITA model reads it."""
+    from spacy_ita.evaluate import pipeline_reads_context, score_views
+
+    contexts = [{"caption": "a city"}, None]
+    text_only, ita = tiny_nlp(views=["text"]), tiny_nlp()
+    for nlp in (text_only, ita):
+        nlp.initialize(lambda nlp=nlp: examples_with(nlp, contexts))
+    doc = text_only.make_doc("I love Paris")
+    doc._.visual_context = normalize_context({"caption": "a city"})
+    assert text_only.get_pipe("ita_ner").read_with(doc) is None
+    assert text_only.get_pipe("ita_ner").view_for(doc) == "text_only"
+    assert ita.get_pipe("ita_ner").view_for(doc) == "cross_modal"
+    assert not pipeline_reads_context(text_only) and pipeline_reads_context(ita)
+    assert list(score_views(text_only, examples_with(text_only, contexts))) == ["text_only"]
+    assert list(score_views(ita, examples_with(ita, contexts))) == ["cross_modal", "text_only"]
+
+
 def test_kind_dropout_leaves_kinds_out_in_training_only():
     nlp = tiny_nlp(context_kind_dropout=0.5)
     pipe = nlp.get_pipe("ita_ner")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import spacy
+import typer
 from spacy.tokens import DocBin
 
-from spacy_ita.schedules import DATASET_EPOCHS, linear_schedule, steps_per_epoch
+from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule, linear_schedule, steps_per_epoch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,24 +39,81 @@ def test_linear_schedule_warms_up_a_tenth_and_evaluates_once_an_epoch():
 def test_the_benchmark_trains_each_dataset_with_its_schedule():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        from bench_systems import DEFAULT_EPOCHS, epochs_for
+        from bench_systems import DATASETS, epochs_for
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     default = Namespace(epochs=None)
     assert epochs_for(default, "twitter2017") == DATASET_EPOCHS["twitter2017"] == 10
-    assert epochs_for(default, "twitter2015") == DEFAULT_EPOCHS == 3
+    assert epochs_for(default, "twitter2015") == DATASET_EPOCHS["twitter2015"] == 3
+    assert set(DATASETS) <= set(DATASET_EPOCHS)  # the workflow trains every benchmark dataset alike
     assert epochs_for(Namespace(epochs=1), "twitter2017") == 1  # --epochs (and quick/smoke) win
 
 
-def test_the_workflow_sizes_the_schedule_to_the_train_split(tmp_path):
+def corpus(tmp_path, n: int) -> Path:
+    nlp = spacy.blank("en")
+    path = tmp_path / "train.spacy"
+    DocBin(docs=[nlp.make_doc(f"post {i}") for i in range(n)]).to_disk(path)
+    return path
+
+
+def run_workflow_train(tmp_path, monkeypatch, dataset: str, *extra: str):
+    """scripts/train_pipeline.py's command with `spacy train` replaced by a recorder: the overrides it gets."""
+    from typer.testing import CliRunner
+
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         script = load_script(REPO / "scripts" / "train_pipeline.py", "train_pipeline_under_test")
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    nlp = spacy.blank("en")
-    train = tmp_path / "train.spacy"
-    DocBin(docs=[nlp.make_doc(f"post {i}") for i in range(33)]).to_disk(train)
-    schedule = script.dataset_schedule("twitter2017", REPO / "configs" / "ita.cfg", train)
-    assert schedule == linear_schedule(10, 3)  # 33 posts in batches of 16 (configs/ita.cfg)
-    assert schedule["training.optimizer.learn_rate.total_steps"] == 30
+    seen = {}
+    monkeypatch.setattr(script, "train", lambda config, output, overrides, use_gpu: seen.update(overrides))
+    train = corpus(tmp_path, 33)  # 3 batches of 16 (configs/ita.cfg) an epoch
+    app = typer.Typer()
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(script.main)
+    args = [str(REPO / "configs" / "ita.cfg"), str(tmp_path / "out"), "--train", str(train), "--dev", str(train)]
+    result = CliRunner().invoke(app, args + ["--dataset", dataset, *extra])
+    assert result.exit_code == 0, result.output
+    return seen
+
+
+def test_the_workflow_sizes_the_schedule_to_the_train_split(tmp_path, monkeypatch):
+    seen = run_workflow_train(tmp_path, monkeypatch, "twitter2017")
+    assert {k: seen[k] for k in linear_schedule(10, 3)} == linear_schedule(10, 3)
+    seen = run_workflow_train(tmp_path, monkeypatch, "twitter2015")
+    assert seen["training.max_epochs"] == 3 and seen["training.optimizer.learn_rate.total_steps"] == 9
+
+
+def test_a_users_epoch_count_resizes_the_whole_schedule(tmp_path, monkeypatch):
+    """--training.max_epochs alone must not leave the decay sized for the default epochs
+    (it ended at 78% of the peak rate); an explicit total_steps still wins."""
+    seen = run_workflow_train(tmp_path, monkeypatch, "twitter2017", "--training.max_epochs", "4")
+    assert {k: seen[k] for k in linear_schedule(4, 3)} == linear_schedule(4, 3)
+    seen = run_workflow_train(
+        tmp_path,
+        monkeypatch,
+        "mydata",
+        "--training.max_epochs",
+        "2",
+        "--training.optimizer.learn_rate.total_steps",
+        "7",
+    )
+    assert seen["training.max_epochs"] == 2 and seen["training.optimizer.learn_rate.total_steps"] == 7
+
+
+def test_the_schedule_command_prints_the_overrides_for_spacy_train(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ita.cli import app, register_commands
+
+    register_commands()
+    train = corpus(tmp_path, 33)
+    config = str(REPO / "configs" / "ita.cfg")
+    result = CliRunner().invoke(app, ["schedule", str(train), "--epochs", "10", "--config", config])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [x for k, v in linear_schedule(10, 3).items() for x in (f"--{k}", str(v))]
+    by_dataset = CliRunner().invoke(app, ["schedule", str(train), "--dataset", "twitter2017", "--config", config])
+    assert by_dataset.output == result.output
+    for bad in (["--dataset", "nope"], []):
+        failed = CliRunner().invoke(app, ["schedule", str(train), "--config", config, *bad])
+        assert failed.exit_code == 2
+    assert corpus_schedule(10, train, config) == linear_schedule(10, 3)

@@ -19,6 +19,7 @@ def register_commands() -> None:
     from .evaluate_views import evaluate_views
     from .generate_contexts import generate_contexts
     from .render import render
+    from .schedule import schedule
 
     app.command("convert")(convert)
     app.command("align-images")(align_images)
@@ -27,6 +28,7 @@ def register_commands() -> None:
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
     app.command("assemble")(assemble)
+    app.command("schedule")(schedule)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ def evaluate_views(
     import spacy
     import srsly
 
-    from ..evaluate import load_examples, score_views, write_displacy_pages
+    from ..evaluate import load_examples, pipeline_reads_context, score_views, write_displacy_pages
     from ..visual_context import has_context
 
     if gpu_id >= 0:
@@ -42,6 +42,8 @@ def evaluate_views(
     examples = load_examples(nlp, data, captions=captions, contexts=contexts)
     with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
     msg.info(f"{len(examples)} docs, {with_context} with a visual context")
+    if with_context and not pipeline_reads_context(nlp):
+        msg.info("The model was trained text-only (views = ['text']): it reads no context, so one view only")
     results = score_views(nlp, examples, batch_size=batch_size)
     print_table(results)
     if output is not None:

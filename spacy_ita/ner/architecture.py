@@ -10,7 +10,7 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, Model
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ..resources import resolve_model
+from ..resources import MissingModelError, resolve_model, short_names
 from .heads import CRF_HEAD
 from .inputs import Context, ViewEncoder
 from .shim import ITATaggerShim
@@ -98,9 +98,17 @@ def init(
     path = resolve_model(settings["encoder"])
     # Not spacy-transformers' loader: it reads the tokenizer's vocab_file, which a tokenizer
     # shipped only as tokenizer.json (multilingual-e5-small's XLM-R one) does not have.
-    tokenizer = AutoTokenizer.from_pretrained(path, **settings["tokenizer_config"])
-    config = AutoConfig.from_pretrained(path, **settings["transformer_config"])
-    shim.build(tokenizer, AutoModel.from_pretrained(path, config=config), list(labels))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **settings["tokenizer_config"])
+        config = AutoConfig.from_pretrained(path, **settings["transformer_config"])
+        encoder = AutoModel.from_pretrained(path, config=config)
+    except (OSError, ValueError) as err:  # transformers': offline hub name; folder without a model
+        raise MissingModelError(
+            f"ita_ner cannot load the encoder {settings['encoder']!r}: it is no short name "
+            f"({', '.join(short_names())}), and no folder or hub model Hugging Face could load "
+            f"({str(err)[:300]})"
+        ) from err
+    shim.build(tokenizer, encoder, list(labels))
     return model
 
 

@@ -233,8 +233,11 @@ class ITANER(TrainablePipe):
     def read_with(self, doc: Doc) -> Optional[Pieces]:
         """The context `doc` is read with in the current `inference_view`: its
         context in the cross view ("auto" and the doc has one), None in the text
-        view. The one rule of the per-doc view; `view_for` names it."""
-        return None if self.inference_view == TEXT else self.context_of(doc)
+        view, and None for a component trained text-only (`views = ["text"]`), which
+        never saw a context. The one rule of the per-doc view; `view_for` names it."""
+        if self.inference_view == TEXT or not self.view_training.reads_context:
+            return None
+        return self.context_of(doc)
 
     def view_for(self, doc: Doc) -> str:
         """The view this component reads `doc` in, as reports name it (`REPORTED_AS`):

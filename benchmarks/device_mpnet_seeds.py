@@ -53,8 +53,8 @@ Procedure
    nvidia-smi every 30 s, each run's end), logs/<system>-seed<N>.log (its bench output,
    which names the versions and the GPU, and the tail of its train.log).
 
-Staged here (2026-12-01): 268.7 MiB gzipped (before: encoder 209.5 MiB, wheels 72.1,
-data 13.3), in 5 parts (4 x 55.0 MiB + 48.7), the checkout 0.9 MiB: 5 calls.
+Staged here (2026-12-01): 268.8 MiB gzipped (before: encoder 209.5 MiB, wheels 72.2,
+data 13.3), in 5 parts (4 x 55.0 MiB + 48.8), the checkout 0.9 MiB: 5 calls.
 
 Device time (estimated, not measured: no GPU was lent when this was written): the
 machine's start (1-2 min), N-1 part calls of one transfer each (~55 MiB; the transfer
@@ -114,8 +114,9 @@ TABLE_RESERVE_S = 45  # of --budget-s, kept for --table-only and the copies into
 # Distributions the training path imports (`python -X importtime` over a
 # `bench_real_data --smoke --systems ita_all,ita_text` run) that the device's image lacks
 # or holds at a version this environment's pins exclude (transformers 5, tokenizers 0.23,
-# huggingface-hub 1.x; spacy-transformers 1.4 needs transformers < 4.53.3); typer and
-# typing-extensions at the versions spaCy and pydantic were tested with here. Versions:
+# huggingface-hub 1.x; spacy-transformers 1.4 needs transformers < 4.53.3); typer, click
+# (spaCy needs >= 8.2.1; the image's version is not known here) and typing-extensions at the
+# versions spaCy and pydantic were tested with here. Versions:
 # this environment's (importlib.metadata), so the device runs what the tests run here.
 WHEELS = (
     "spacy",
@@ -132,6 +133,7 @@ WHEELS = (
     "wasabi",
     "weasel",
     "typer",
+    "click",
     "pydantic",
     "pydantic-core",
     "annotated-types",

@@ -87,6 +87,22 @@ def test_device_calls_send_one_part_each_and_the_last_one_runs():
     assert all(len(c["command"]) <= 2000 and len(c["carry"]) <= 8 for c in calls)
 
 
+def test_stage_takes_the_files_the_runs_read_and_wheels_installed_here(shared_data):
+    from importlib.metadata import version
+
+    assert dms.data_files(shared_data) == [
+        "twitter2015/train.txt",
+        "twitter2015/valid.txt",
+        "twitter2015/test.txt",
+        "contexts/blip2-captions.jsonl",
+        "contexts/owl-descriptions.jsonl",
+        "contexts/pgim-knowledge/twitter2015/test.jsonl",
+        "contexts/pgim-knowledge/twitter2015/train.jsonl",
+        "contexts/pgim-knowledge/twitter2015/valid.jsonl",
+    ]
+    assert all(version(name) for name in dms.WHEELS)  # stage pins each at this environment's version
+
+
 def test_four_runs_are_the_seed0_command_with_seeds_1_and_2(tmp_path):
     import bench_real_data
 

@@ -2,6 +2,7 @@
 reads, and the `python -m spacy train` command of one run."""
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -114,7 +115,11 @@ def prepare_splits(args, dataset: str) -> Dict[str, Optional[Path]]:
             records.append(record)
             if len(records) == limit:
                 break
-        write_mner(records, target)
+        # Written beside and renamed: runs started side by side on one --output-dir write the
+        # same copy, and none may read another's half-written one.
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        write_mner(records, partial)
+        os.replace(partial, target)
         splits[split] = target
     return splits
 

@@ -111,7 +111,7 @@ from thinc.api import Config  # noqa: E402
 
 from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
 from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
-from spacy_ita.resources import check_model_name, spacy_transformers_refusal  # noqa: E402
+from spacy_ita.resources import check_encoder_name, spacy_transformers_refusal  # noqa: E402
 
 import bench_hooks  # noqa: E402
 from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
@@ -381,7 +381,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1, not {args.epochs}")
     try:  # a misspelled encoder fails here, not as a hub download minutes into the run
-        check_model_name(args.encoder)
+        check_encoder_name(args.encoder)
     except ValueError as err:
         parser.error(str(err))
     refusal = spacy_transformers_refusal(args.encoder)

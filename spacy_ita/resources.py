@@ -279,6 +279,18 @@ def spacy_transformers_refusal(name: str) -> Optional[str]:
     return CONVERTED_MODELS.get(name, {}).get("not_for_spacy_transformers")
 
 
+# The short names that are text encoders (`ita_ner`'s `encoder`, spaCy's `transformer`); the
+# others name detectors, OCR models and an LLM.
+ENCODERS = ("all-MiniLM-L6-v2", "all-mpnet-base-v2", "multilingual-e5-small", "tiny-bert-2l")
+
+
+def check_encoder_name(name_or_path: str) -> None:
+    """`check_model_name`, and a ValueError for a short name that is no encoder (`yolov10n`)."""
+    if name_or_path in short_names() and name_or_path not in ENCODERS:
+        raise ValueError(f"{name_or_path!r} is not a text encoder; the encoders: {', '.join(ENCODERS)}")
+    check_model_name(name_or_path)
+
+
 def short_names() -> List[str]:
     """Every short model name `resolve_model` knows."""
     return sorted({*KNOWN_MODELS, *SPLIT_MODELS, *CONVERTED_MODELS, *SPLIT_FILES})

@@ -38,14 +38,38 @@ def linear_schedule(epochs: int, steps: int) -> Dict[str, int]:
     }
 
 
-def corpus_schedule(epochs: int, train_path: Union[str, Path], config_path: Union[str, Path]) -> Dict[str, int]:
-    """`linear_schedule` for `epochs` passes over the DocBin at `train_path` in the batches of
-    the config at `config_path` (`[training.batcher] size`, an integer). Raises ValueError for a
-    batch size that is no integer (a schedule of sizes) and for an empty corpus."""
+def count_train_docs(train_path: Union[str, Path]) -> int:
+    """Docs in a training corpus as `spacy train` reads it: a .spacy DocBin, a folder of them,
+    or an MNER text file (`configs/ita.cfg`'s reader takes those too). Raises ValueError for a
+    path that is none of these, or holds no docs."""
     from spacy.tokens import DocBin
+    from spacy.training.corpus import walk_corpus
+
+    path = Path(train_path)
+    try:
+        if path.is_dir():
+            count = sum(len(DocBin().from_disk(f)) for f in walk_corpus(path, ".spacy"))
+        elif path.suffix == ".spacy":
+            count = len(DocBin().from_disk(path))
+        else:
+            from .data import read_mner
+
+            count = sum(1 for _ in read_mner(path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is no training corpus (.spacy, a folder of them, or an MNER .txt): {err}") from err
+    if not count:
+        raise ValueError(f"{path} holds no docs to train on")
+    return count
+
+
+def corpus_schedule(epochs: int, train_path: Union[str, Path], config_path: Union[str, Path]) -> Dict[str, int]:
+    """`linear_schedule` for `epochs` passes over the corpus at `train_path` (`count_train_docs`)
+    in the batches of the config at `config_path` (`[training.batcher] size`, an integer).
+    Raises ValueError for a batch size that is no integer (a schedule of sizes) and, from
+    `count_train_docs`, for a corpus it cannot count."""
     from spacy.util import load_config
 
     size = load_config(Path(config_path))["training"]["batcher"]["size"]
     if not isinstance(size, int):
         raise ValueError(f"[training.batcher] size of {config_path} is {size!r}: a fixed number of docs is needed")
-    return linear_schedule(epochs, steps_per_epoch(len(DocBin().from_disk(train_path)), size))
+    return linear_schedule(epochs, steps_per_epoch(count_train_docs(train_path), size))

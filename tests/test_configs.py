@@ -65,6 +65,12 @@ def test_a_misspelled_model_name_is_an_error_that_names_the_right_one(tmp_path):
             resolve_model(typo)
     for fine in ("microsoft/git-base", "Salesforce/blip2-opt-2.7b", str(tmp_path), *short_names()):
         check_model_name(fine)  # hub names, folders and our own names pass
+    from spacy_ita.resources import ENCODERS, check_encoder_name
+
+    with pytest.raises(ValueError, match="'yolov10n' is not a text encoder"):
+        check_encoder_name("yolov10n")  # a detector's short name as an encoder
+    for encoder in ENCODERS:
+        check_encoder_name(encoder)
 
 
 def test_an_encoder_that_cannot_load_says_what_names_work(tmp_path):

@@ -117,3 +117,35 @@ def test_the_schedule_command_prints_the_overrides_for_spacy_train(tmp_path):
         failed = CliRunner().invoke(app, ["schedule", str(train), "--config", config, *bad])
         assert failed.exit_code == 2
     assert corpus_schedule(10, train, config) == linear_schedule(10, 3)
+
+
+def test_the_schedule_command_counts_any_corpus_spacy_train_reads_and_names_a_bad_one(tmp_path):
+    """A folder of .spacy files and an MNER .txt are corpora `spacy train` reads with
+    configs/ita.cfg; a corpus it cannot count is TRAIN's fault, not the config's."""
+    from typer.testing import CliRunner
+
+    from spacy_ita.cli import app, register_commands
+    from spacy_ita.data import MNERRecord, write_mner
+    from spacy_ita.schedules import count_train_docs
+
+    register_commands()
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    corpus(folder, 20)
+    (folder / "train.spacy").rename(folder / "a.spacy")
+    corpus(folder, 13)
+    assert count_train_docs(folder) == 33
+    mner = tmp_path / "train.txt"
+    write_mner([MNERRecord(image_id=str(i), tokens=["post", str(i)], tags=["O", "O"]) for i in range(33)], mner)
+    assert count_train_docs(mner) == 33
+    config = str(REPO / "configs" / "ita.cfg")
+    for train in (folder, mner):
+        result = CliRunner().invoke(app, ["schedule", str(train), "-e", "10", "--config", config])
+        assert result.exit_code == 0, result.output
+        assert "--training.optimizer.learn_rate.total_steps 30" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for bad in (empty, tmp_path / "a.spacy"):
+        bad.touch() if bad.suffix else None
+        result = CliRunner().invoke(app, ["schedule", str(bad), "-e", "3", "--config", config])
+        assert result.exit_code == 2 and "TRAIN" in result.output and "--config" not in result.output

@@ -10,7 +10,9 @@ CONFIG_HELP = "The config to train with: its batch size sizes the steps."
 
 
 def schedule(
-    train_path: Annotated[Path, typer.Argument(exists=True, help="The training corpus (.spacy).")],
+    train_path: Annotated[
+        Path, typer.Argument(exists=True, help="The training corpus: .spacy, a folder of them, or an MNER .txt.")
+    ],
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Passes over the corpus.")] = None,
     dataset: Annotated[
         Optional[str], typer.Option(help="A dataset with a measured schedule (twitter2015, twitter2017).")
@@ -20,7 +22,7 @@ def schedule(
     """Print the overrides for `epochs` passes over TRAIN (warm-up 10%, linear decay to 0 at
     the last step, one evaluation an epoch), to append to `python -m spacy train`:
     `python -m spacy train configs/ita.cfg ... $(python -m spacy_ita schedule corpus/train.spacy -e 10)`."""
-    from ..schedules import DATASET_EPOCHS, corpus_schedule
+    from ..schedules import DATASET_EPOCHS, corpus_schedule, count_train_docs
 
     if dataset is not None and dataset not in DATASET_EPOCHS:
         raise typer.BadParameter(
@@ -29,6 +31,10 @@ def schedule(
     chosen = epochs or (DATASET_EPOCHS[dataset] if dataset else None)
     if chosen is None:
         raise typer.BadParameter("give --epochs or --dataset", param_hint="--epochs")
+    try:
+        count_train_docs(train_path)
+    except ValueError as err:
+        raise typer.BadParameter(f"{err} (`python -m spacy_ita convert` makes one)", param_hint="TRAIN") from err
     try:
         overrides = corpus_schedule(chosen, train_path, config)
     except ValueError as err:

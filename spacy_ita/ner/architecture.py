@@ -10,7 +10,7 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, Model
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ..resources import MissingModelError, resolve_model, short_names
+from ..resources import ENCODERS, MissingModelError, check_encoder_name, resolve_model
 from .heads import CRF_HEAD
 from .inputs import Context, ViewEncoder
 from .shim import ITATaggerShim
@@ -95,6 +95,7 @@ def init(
     if labels is None:
         raise ValueError("ita_ner: set the entity labels before initializing the model.")
     settings = shim.settings
+    check_encoder_name(settings["encoder"])
     path = resolve_model(settings["encoder"])
     # Not spacy-transformers' loader: it reads the tokenizer's vocab_file, which a tokenizer
     # shipped only as tokenizer.json (multilingual-e5-small's XLM-R one) does not have.
@@ -104,8 +105,8 @@ def init(
         encoder = AutoModel.from_pretrained(path, config=config)
     except (OSError, ValueError) as err:  # transformers': offline hub name; folder without a model
         raise MissingModelError(
-            f"ita_ner cannot load the encoder {settings['encoder']!r}: it is no short name "
-            f"({', '.join(short_names())}), and no folder or hub model Hugging Face could load "
+            f"ita_ner cannot load the encoder {settings['encoder']!r}: it is no encoder's short name "
+            f"({', '.join(ENCODERS)}), and no folder or hub model Hugging Face could load "
             f"({str(err)[:300]})"
         ) from err
     shim.build(tokenizer, encoder, list(labels))

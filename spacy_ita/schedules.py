@@ -38,10 +38,14 @@ def linear_schedule(epochs: int, steps: int) -> Dict[str, int]:
     }
 
 
+class CorpusError(ValueError):
+    """A training corpus that cannot be counted (the corpus's fault, not the config's)."""
+
+
 def count_train_docs(train_path: Union[str, Path]) -> int:
     """Docs in a training corpus as `spacy train` reads it: a .spacy DocBin, a folder of them,
-    or an MNER text file (`configs/ita.cfg`'s reader takes those too). Raises ValueError for a
-    path that is none of these, or holds no docs."""
+    or an MNER text file (`configs/ita.cfg`'s reader takes those too). Raises CorpusError (a
+    ValueError) for a path that is none of these, or holds no docs."""
     from spacy.tokens import DocBin
     from spacy.training.corpus import walk_corpus
 
@@ -56,9 +60,9 @@ def count_train_docs(train_path: Union[str, Path]) -> int:
 
             count = sum(1 for _ in read_mner(path))
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is no training corpus (.spacy, a folder of them, or an MNER .txt): {err}") from err
+        raise CorpusError(f"{path} is no training corpus (.spacy, a folder of them, or an MNER .txt): {err}") from err
     if not count:
-        raise ValueError(f"{path} holds no docs to train on")
+        raise CorpusError(f"{path} holds no docs to train on")
     return count
 
 
@@ -66,7 +70,7 @@ def corpus_schedule(epochs: int, train_path: Union[str, Path], config_path: Unio
     """`linear_schedule` for `epochs` passes over the corpus at `train_path` (`count_train_docs`)
     in the batches of the config at `config_path` (`[training.batcher] size`, an integer).
     Raises ValueError for a batch size that is no integer (a schedule of sizes) and, from
-    `count_train_docs`, for a corpus it cannot count."""
+    `count_train_docs`, CorpusError for a corpus it cannot count."""
     from spacy.util import load_config
 
     size = load_config(Path(config_path))["training"]["batcher"]["size"]

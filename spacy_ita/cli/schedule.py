@@ -22,7 +22,7 @@ def schedule(
     """Print the overrides for `epochs` passes over TRAIN (warm-up 10%, linear decay to 0 at
     the last step, one evaluation an epoch), to append to `python -m spacy train`:
     `python -m spacy train configs/ita.cfg ... $(python -m spacy_ita schedule corpus/train.spacy -e 10)`."""
-    from ..schedules import DATASET_EPOCHS, corpus_schedule, count_train_docs
+    from ..schedules import DATASET_EPOCHS, CorpusError, corpus_schedule
 
     if dataset is not None and dataset not in DATASET_EPOCHS:
         raise typer.BadParameter(
@@ -31,12 +31,10 @@ def schedule(
     chosen = epochs or (DATASET_EPOCHS[dataset] if dataset else None)
     if chosen is None:
         raise typer.BadParameter("give --epochs or --dataset", param_hint="--epochs")
-    try:
-        count_train_docs(train_path)
-    except ValueError as err:
-        raise typer.BadParameter(f"{err} (`python -m spacy_ita convert` makes one)", param_hint="TRAIN") from err
-    try:
+    try:  # the corpus is read once, here
         overrides = corpus_schedule(chosen, train_path, config)
+    except CorpusError as err:
+        raise typer.BadParameter(f"{err} (`python -m spacy_ita convert` makes one)", param_hint="TRAIN") from err
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--config") from err
     typer.echo(" ".join(f"--{key} {value}" for key, value in overrides.items()))

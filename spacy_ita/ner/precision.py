@@ -58,15 +58,17 @@ def cpu_bf16_units() -> Tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def native_bf16(device_type: str) -> bool:
-    """Whether a device of this type ("cpu", "cuda", …) computes bf16 matrix products natively."""
+    """Whether a device of this type ("cpu", "cuda", …) computes bf16 matrix products natively
+    (asked once per device type; logged at INFO)."""
     if device_type == "cpu":
-        return bool(cpu_bf16_units())
+        units = cpu_bf16_units()
+        logger.info("CPU bf16 matrix units: %s", ", ".join(units) or "none")
+        return bool(units)
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return False
 
 
-@lru_cache(maxsize=None)
 def resolve_precision(precision: str, device_type: str) -> str:
     """What `precision` means on a device of `device_type`: "bf16" or "fp32".
     "auto" is bf16 where the device has native bf16 units (`native_bf16`), else fp32.
@@ -74,9 +76,7 @@ def resolve_precision(precision: str, device_type: str) -> str:
     check_precision(precision)
     native = native_bf16(device_type)
     if precision == AUTO:
-        resolved = BF16 if native else FP32
-        logger.info("ita_ner precision 'auto' on %s: %s", device_type, resolved)
-        return resolved
+        return BF16 if native else FP32
     if precision == BF16 and not native:
         warnings.warn(
             f"ita_ner precision 'bf16' on a {device_type} without native bf16 matrix units: it is emulated "

@@ -13,6 +13,7 @@ from spacy.language import Language
 from spacy.training import Example
 
 from .data.corpus import create_mner_corpus
+from .defaults import DISPLACY_LIMIT
 from .ner.component import ita_pipe_names, ita_pipes
 from .ner.views import REPORTED_AS, TEXT
 
@@ -86,9 +87,6 @@ def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) ->
         with reading(nlp, view):
             results[reported_as] = score(nlp, examples, batch_size=batch_size)
     return results
-
-
-DISPLACY_LIMIT = 25  # as `spacy evaluate --displacy-limit`
 
 
 def write_displacy_pages(

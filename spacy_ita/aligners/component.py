@@ -33,6 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from .. import extensions  # noqa: F401  (declares doc._.image and doc._.visual_context)
 from ..visual_context import empty_context, merge_contexts
 from .backend import AlignmentBackend
 from .cache import AlignmentCache

@@ -15,9 +15,7 @@ from typing import Annotated, List, Optional
 import typer
 from wasabi import msg
 
-from ..aligners.configs import backend_configs
-from ..aligners.detector import DEFAULT_DETECTOR
-from ..aligners.ocr import DEFAULT_OCR_ENGINE
+from ..defaults import DEFAULT_DETECTOR, DEFAULT_OCR_ENGINE
 from .options import (
     WORKERS_HELP,
     AddressOption,
@@ -60,6 +58,7 @@ def align_images(
     code: CodeOption = None,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
+    from ..aligners.configs import backend_configs
     from ..batch.jobs import RayOptions, align_image_folder
     from ..batch.pools import stage_pools
 

@@ -3,14 +3,15 @@
 training contexts came from."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from spacy.language import Language
 from wasabi import msg
 
-from ..aligners.detector import DEFAULT_DETECTOR
-from ..aligners.ocr import DEFAULT_OCR_ENGINE
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+from ..defaults import DEFAULT_DETECTOR, DEFAULT_OCR_ENGINE
 from .options import (
     CaptionModelOption,
     DetectorOption,
@@ -54,7 +55,7 @@ def assemble(
     report_context_kinds(nlp)
 
 
-def report_context_kinds(nlp: Language) -> None:
+def report_context_kinds(nlp: "Language") -> None:
     """Say which kinds the aligner will produce next to those the model was trained on."""
     from ..assemble import context_kinds
 

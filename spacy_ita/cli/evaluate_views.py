@@ -7,7 +7,7 @@ from typing import Annotated, Any, Dict, List, Optional
 import typer
 from wasabi import msg
 
-from ..evaluate import DISPLACY_LIMIT
+from ..defaults import DISPLACY_LIMIT
 
 
 def evaluate_views(

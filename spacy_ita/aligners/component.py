@@ -197,17 +197,26 @@ class ImageAligner:
     def align(self, sources: List[Any]) -> List[Dict[str, Any]]:
         """One context per image source (path, bytes or PIL image); each backend
         runs once on the distinct, uncached, readable images."""
+        return [context for context, _ in self.align_reporting(sources)]
+
+    def align_reporting(self, sources: List[Any]) -> List[Tuple[Dict[str, Any], List[str]]]:
+        """(context, the kinds left out) per image source: a kind is left out when its
+        backend gave no value (it failed on the image) or the image was not read
+        (unreadable, or past `max_image_pixels`): all kinds then. A job records only
+        sources with nothing left out as aligned, so that a rerun tries the others again."""
         loaded = [load_image(source, self.max_image_pixels) for source in sources]
         distinct = {item.digest: item.image for item in loaded if item is not None}
         outputs = {key: self._run_backend(backend, distinct) for key, backend in self.backends.items()}
-        contexts = []
+        results = []
         for item in loaded:
-            context = empty_context()
-            if item is not None:
-                for key, backend in self.backends.items():
-                    context = merge_contexts(context, {backend.kind: outputs[key].get(item.digest)})
-            contexts.append(context)
-        return contexts
+            context, missing = empty_context(), []
+            for key, backend in self.backends.items():
+                value = outputs[key].get(item.digest) if item is not None else None
+                if value is None:
+                    missing.append(backend.kind)
+                context = merge_contexts(context, {backend.kind: value})
+            results.append((context, missing))
+        return results
 
     def _run_backend(self, backend: AlignmentBackend, images: Dict[str, Image.Image]) -> Dict[str, Any]:
         signature = backend.signature

@@ -31,7 +31,7 @@ def image_data_url(image: Image.Image, max_side: int, quality: int = 90) -> str:
 
 
 class VLMDescription(AlignmentBackend):
-    """Images -> one cleaned description each (None when no usable answer came: not cached).
+    """Images -> one cleaned description each ("" for an empty answer; None for a failure: not cached).
 
     template: the prompt; None: read from `prompt` (a template file, carried in the
     pipeline; None: the shipped description.txt) on first use.
@@ -89,8 +89,10 @@ class VLMDescription(AlignmentBackend):
             requests, max_tokens=self.settings["max_tokens"], temperature=self.settings["temperature"]
         )
         self.summary.add(summary)
-        cleaned = [clean_answer(answers[request_id], self.settings["max_words"]) for request_id, _ in requests]
-        return [text or None for text in cleaned]
+        return [
+            None if answers[request_id] is None else clean_answer(answers[request_id], self.settings["max_words"])
+            for request_id, _ in requests
+        ]
 
     def __repr__(self) -> str:
         return f"VLMDescription({self.endpoint!r})"

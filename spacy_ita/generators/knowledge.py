@@ -129,9 +129,9 @@ class LLMKnowledge:
     def generate(
         self, items: Sequence[PostItem], cache: Optional[AlignmentCache] = None
     ) -> Tuple[Dict[str, Optional[str]], GenerationSummary]:
-        """({post id: cleaned knowledge, or None when no usable answer came}, summary).
+        """({post id: cleaned knowledge, "" for an empty answer, None for a failure}, summary).
 
-        Cached answers are reused; unusable answers are reported (with the id) and not cached.
+        Cached answers are reused; failures are reported (with the id and cause) and not cached.
         """
         signature = self.signature
         keys, answers, requests = {}, {}, []
@@ -145,8 +145,8 @@ class LLMKnowledge:
 
         def store(post_id: str, text: Optional[str]) -> None:
             cleaned = clean_answer(text, self.max_words) if text is not None else None
-            answers[post_id] = cleaned or None
-            if cleaned and cache is not None:
+            answers[post_id] = cleaned
+            if cleaned is not None and cache is not None:
                 cache.set(keys[post_id], cleaned)
 
         _, summary = self.endpoint.complete_many(

@@ -213,7 +213,7 @@ def test_a_post_cut_inside_an_emoji_is_repaired_as_on_the_local_engine(ray_sessi
     assert by_id(read_rows(tmp_path / "ray.jsonl")) == by_id(read_rows(tmp_path / "local.jsonl"))
 
 
-def test_generate_contexts_on_ray_writes_every_post_once(ray_session, tmp_path):
+def test_generate_contexts_on_ray_writes_each_answered_post_once(ray_session, tmp_path):
     """generate-contexts --engine ray: workers build the generators from their configs and
     keep several requests in flight; an unusable answer leaves the kind empty, named."""
     from chat_server import ChatServer, completion, last_user_text
@@ -255,7 +255,7 @@ def test_generate_contexts_on_ray_writes_every_post_once(ray_session, tmp_path):
             progress=False,
         )
     rows = read_rows(tmp_path / "out.jsonl")
-    assert sorted(row["image_id"] for row in rows) == sorted(texts)
-    knowledge = {row["image_id"]: row["knowledge"] for row in rows}
-    assert knowledge["bad"] == "" and all(knowledge[key] for key in texts if key != "bad")
-    assert summary.failed["knowledge"] == ["bad"]
+    # The failed post is not written (issue #32): a rerun asks for it again.
+    assert sorted(row["image_id"] for row in rows) == sorted(set(texts) - {"bad"})
+    assert all(row["knowledge"] for row in rows)
+    assert summary.failed["knowledge"] == ["bad"] == summary.unwritten

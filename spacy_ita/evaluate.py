@@ -39,13 +39,17 @@ def load_examples(
 ) -> List[Example]:
     """The gold examples of `data` (a DocBin .spacy file, or an MNER .txt file with its
     `captions` CSV and `contexts` sources attached), tokenized by `nlp`.
-    Raises what the corpus reader raises (FileNotFoundError, MNERFormatError)."""
+    Raises what the corpus reader raises (FileNotFoundError, MNERFormatError), ValueError
+    when `data` holds no doc (an empty file or folder)."""
     reader = create_mner_corpus(
         str(data),
         captions=str(captions) if captions else None,
         contexts=[str(c) for c in contexts] if contexts else None,
     )
-    return list(reader(nlp))
+    examples = list(reader(nlp))
+    if not examples:
+        raise ValueError(f"{data} holds no doc to evaluate (a .spacy DocBin, an MNER .txt, or a folder of them)")
+    return examples
 
 
 @contextmanager

@@ -90,7 +90,9 @@ def make_image_aligner(
         that an image is aligned once across runs; None: no cache.
     batch_size (int): images per backend call in `nlp.pipe`.
     max_image_pixels (int): a larger image is refused (decompression-bomb
-        guard); such a doc gets an empty context and a logged warning.
+        guard); such a doc gets an empty context and a logged warning. Default
+        400 MP (images.DEFAULT_MAX_PIXELS); images past about 89 MP, such as a
+        108 MP phone photo, are read shrunk to that size (images.DOWNSCALE_PIXELS).
     """
     return ImageAligner(
         name=name,

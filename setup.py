@@ -23,6 +23,17 @@ setup(
     description="Multimodal named entity recognition after ITA (Image-Text Alignments) as a modular spaCy pipeline",
     long_description=(HERE / "README.md").read_text(encoding="utf8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
+    license="MIT",
+    license_files=["LICENSE"],
+    classifiers=[
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Operating System :: OS Independent",
+        "Intended Audience :: Science/Research",
+        "Intended Audience :: Developers",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Text Processing :: Linguistic",
+    ],
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
     # py.typed: the package is typed (PEP 561); the generators' prompt templates are replaceable
     # defaults (README: Generated contexts).

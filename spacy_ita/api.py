@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from . import extensions  # noqa: F401  (declares doc._.image, visual_context, ...)
 from .decoding import repair_text
 from .visual_context import normalize_context, warn_unknown_fields
 

@@ -13,6 +13,7 @@ from spacy.language import Language
 from spacy.training import Example
 
 from .data.corpus import create_mner_corpus
+from .defaults import DISPLACY_LIMIT
 from .ner.component import ita_pipe_names, ita_pipes
 from .ner.views import REPORTED_AS, TEXT
 
@@ -38,13 +39,17 @@ def load_examples(
 ) -> List[Example]:
     """The gold examples of `data` (a DocBin .spacy file, or an MNER .txt file with its
     `captions` CSV and `contexts` sources attached), tokenized by `nlp`.
-    Raises what the corpus reader raises (FileNotFoundError, MNERFormatError)."""
+    Raises what the corpus reader raises (FileNotFoundError, MNERFormatError), ValueError
+    when `data` holds no doc (an empty file or folder)."""
     reader = create_mner_corpus(
         str(data),
         captions=str(captions) if captions else None,
         contexts=[str(c) for c in contexts] if contexts else None,
     )
-    return list(reader(nlp))
+    examples = list(reader(nlp))
+    if not examples:
+        raise ValueError(f"{data} holds no doc to evaluate (a .spacy DocBin, an MNER .txt, or a folder of them)")
+    return examples
 
 
 @contextmanager
@@ -86,9 +91,6 @@ def score_views(nlp: Language, examples: List[Example], batch_size: int = 32) ->
         with reading(nlp, view):
             results[reported_as] = score(nlp, examples, batch_size=batch_size)
     return results
-
-
-DISPLACY_LIMIT = 25  # as `spacy evaluate --displacy-limit`
 
 
 def write_displacy_pages(

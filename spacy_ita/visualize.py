@@ -12,6 +12,7 @@ import io
 import warnings
 from typing import Any, Dict, Iterable, Optional
 
+from . import extensions  # noqa: F401  (declares the doc extensions it reads)
 from .visual_context import normalize_context
 
 MAX_IMAGE_SIDE = 480  # px; keeps pages light without making text in images unreadable

@@ -33,9 +33,9 @@ def aligned_sources(monkeypatch):
 
     def recording_align(self, sources):
         seen.extend(sources)
-        return [empty_context() for _ in sources]
+        return [(empty_context(), []) for _ in sources]  # (context, kinds left out)
 
-    monkeypatch.setattr(ImageAligner, "align", recording_align)
+    monkeypatch.setattr(ImageAligner, "align_reporting", recording_align)
     return seen
 
 

@@ -72,6 +72,10 @@ class ReplayTags(ITANER):
     """The real ita_ner component (score_views finds it as one and switches its
     view) with its model replaced by given BIO tags, set spaCy's way."""
 
+    # No encoder to run in a precision: a plain attribute in place of ITANER's property (#29),
+    # which reads the tagger's shim this model does not have.
+    precision = "fp32"
+
     def __init__(self, vocab, name):
         super().__init__(vocab, Model("replay_tags", lambda model, X, is_train: (X, lambda dY: dY)), name)
         self.predictions = {}

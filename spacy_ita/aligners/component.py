@@ -25,13 +25,15 @@ contexts the image backends made (the `knowledge` of an LLM, PGIM's way):
 """
 
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from PIL import Image
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from .. import extensions  # noqa: F401  (declares doc._.image and doc._.visual_context)
 from ..visual_context import empty_context, merge_contexts
 from .backend import AlignmentBackend
 from .cache import AlignmentCache
@@ -88,7 +90,9 @@ def make_image_aligner(
         that an image is aligned once across runs; None: no cache.
     batch_size (int): images per backend call in `nlp.pipe`.
     max_image_pixels (int): a larger image is refused (decompression-bomb
-        guard); such a doc gets an empty context and a logged warning.
+        guard); such a doc gets an empty context and a logged warning. Default
+        400 MP (images.DEFAULT_MAX_PIXELS); images past about 89 MP, such as a
+        108 MP phone photo, are read shrunk to that size (images.DOWNSCALE_PIXELS).
     """
     return ImageAligner(
         name=name,
@@ -141,6 +145,40 @@ class ImageAligner:
         self.set_contexts([doc])
         return doc
 
+    def _backend_folders(self, path: Path) -> Iterator[Tuple[Any, Path]]:
+        """(backend, its folder) of every backend that serializes data (pipeline_data.py)."""
+        for group, backends in (("backends", self.backends), ("post_backends", self.post_backends)):
+            for key, backend in backends.items():
+                if callable(getattr(backend, "to_disk", None)) and callable(getattr(backend, "from_disk", None)):
+                    yield backend, path / group / key
+
+    def load_data(self) -> None:
+        """Read every backend's data files now (prompt templates, demonstration pools):
+        a missing or unreadable one fails here, before anything is saved or asked.
+        Raises FileNotFoundError, IsADirectoryError or ValueError naming the file."""
+        for backend in [*self.backends.values(), *self.post_backends.values()]:
+            data = getattr(backend, "data", None)
+            if data is not None:
+                data.load_all()
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        """Save the data files the backends read (prompt templates, demonstration pools and
+        their vectors, ...) into the pipeline, `path/<backends|post_backends>/<key>/`, so that
+        the pipeline loads anywhere. Raises what a backend raises for a missing or unreadable file."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for backend, folder in self._backend_folders(path):
+            backend.to_disk(folder)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ImageAligner":
+        """Read the backends' data from the pipeline from now on (a pipeline saved without
+        any, e.g. by an older spacy-ita, reads the files its config names)."""
+        path = Path(path)
+        for backend, folder in self._backend_folders(path):
+            if folder.is_dir():
+                backend.from_disk(folder)
+        return self
+
     def pipe(self, stream: Iterable[Doc], *, batch_size: Optional[int] = None) -> Iterator[Doc]:
         for docs in minibatch(stream, size=batch_size or self.batch_size):
             self.set_contexts(docs)
@@ -161,17 +199,26 @@ class ImageAligner:
     def align(self, sources: List[Any]) -> List[Dict[str, Any]]:
         """One context per image source (path, bytes or PIL image); each backend
         runs once on the distinct, uncached, readable images."""
+        return [context for context, _ in self.align_reporting(sources)]
+
+    def align_reporting(self, sources: List[Any]) -> List[Tuple[Dict[str, Any], List[str]]]:
+        """(context, the kinds left out) per image source: a kind is left out when its
+        backend gave no value (it failed on the image) or the image was not read
+        (unreadable, or past `max_image_pixels`): all kinds then. A job records only
+        sources with nothing left out as aligned, so that a rerun tries the others again."""
         loaded = [load_image(source, self.max_image_pixels) for source in sources]
         distinct = {item.digest: item.image for item in loaded if item is not None}
         outputs = {key: self._run_backend(backend, distinct) for key, backend in self.backends.items()}
-        contexts = []
+        results = []
         for item in loaded:
-            context = empty_context()
-            if item is not None:
-                for key, backend in self.backends.items():
-                    context = merge_contexts(context, {backend.kind: outputs[key].get(item.digest)})
-            contexts.append(context)
-        return contexts
+            context, missing = empty_context(), []
+            for key, backend in self.backends.items():
+                value = outputs[key].get(item.digest) if item is not None else None
+                if value is None:
+                    missing.append(backend.kind)
+                context = merge_contexts(context, {backend.kind: value})
+            results.append((context, missing))
+        return results
 
     def _run_backend(self, backend: AlignmentBackend, images: Dict[str, Image.Image]) -> Dict[str, Any]:
         signature = backend.signature

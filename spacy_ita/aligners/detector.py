@@ -6,10 +6,9 @@ from typing import Any, Dict, List, Mapping, Optional
 from PIL import Image
 from spacy.util import registry
 
+from ..defaults import DEFAULT_DETECTOR  # noqa: F401  (re-exported)
 from ..resources import resolve_model
 from .backend import AlignmentBackend
-
-DEFAULT_DETECTOR = "yolov8s-world"  # the open-vocabulary YOLO shipped offline (resources.py)
 
 
 class YOLODetector(AlignmentBackend):

@@ -4,24 +4,39 @@ A bad image must never stop a run: every failure is logged as a warning on the
 `spacy_ita` logger and the caller gets None (the doc goes on text-only).
 Odd but valid images (CMYK, alpha, grayscale, 16-bit, animated) are converted;
 this is the one path every backend's images take, OCR's included.
+
+Large real images are read, not skipped: a phone photo of 108 MP (12000x9000) is past
+Pillow's decompression-bomb threshold (about 89 MP), which both OCR engines then
+refused. An image of more than `DOWNSCALE_PIXELS` is shrunk to fit in that many pixels
+(a JPEG is decoded at 1/2, 1/4 or 1/8 scale by its own decoder, `Image.draft`, so its
+full size is never in memory); only an image past `max_pixels` (the image_aligner's
+`max_image_pixels`, default `DEFAULT_MAX_PIXELS`: 400 MP, twice the largest phone
+sensors) is refused, as a possible decompression bomb.
 """
 
 import hashlib
 import io
 import logging
 import re
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy
 from PIL import Image, ImageOps
 
 logger = logging.getLogger("spacy_ita")
 
-# Pillow's own threshold for "this may be a decompression bomb".
-DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Images past this many pixels are refused (a possible decompression bomb); configurable as
+# the image_aligner's `max_image_pixels`. 400 MP: twice the largest phone sensors (200 MP).
+DEFAULT_MAX_PIXELS = 400_000_000
+# Larger images are shrunk to fit in this many pixels before any backend sees them: Pillow's
+# own decompression-bomb threshold, up to which images were always read at full size.
+DOWNSCALE_PIXELS = 89_478_485
+_PILLOW_LIMIT_LOCK = threading.Lock()
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 WHITE, BLACK = (255, 255, 255, 255), (0, 0, 0, 255)
@@ -61,15 +76,51 @@ def _load(source: Any, max_pixels: int) -> LoadedImage:
     if isinstance(source, Image.Image):
         _check_size(source, max_pixels)
         raw = f"{source.mode}|{source.size}|".encode() + source.tobytes()
-        return LoadedImage(to_rgb(source), source_digest(raw, source))
+        return LoadedImage(to_rgb(_shrunk(source)), source_digest(raw, source))
     data = _read_bytes(source)
-    with warnings.catch_warnings():
-        # We enforce our own pixel limit below, with a clearer message.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with _pillow_limit(None):  # the header only
         image = Image.open(io.BytesIO(data))
     _check_size(image, max_pixels)
-    image.load()  # decode now: truncated and corrupt files fail here, not in a backend
-    return LoadedImage(to_rgb(_upright(image)), source_digest(data, image))
+    digest = source_digest(data, image)
+    decoded = _shrunk(image)  # decodes now: truncated and corrupt files fail here, not in a backend
+    return LoadedImage(to_rgb(_upright(decoded)), digest)
+
+
+@contextmanager
+def _pillow_limit(max_pixels: Optional[int]) -> Iterator[None]:
+    """Pillow refuses images past twice its MAX_IMAGE_PIXELS in `Image.open`, before our
+    configurable limit could apply: set its limit to `max_pixels` (None: none, for
+    `Image.open`, which reads the header only; `_check_size` follows) inside the block."""
+    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+        # We enforce our own pixel limit, with a clearer message.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        before = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
+
+
+def _shrunk(image: Image.Image, limit: int = DOWNSCALE_PIXELS) -> Image.Image:
+    """The decoded image, shrunk to at most `limit` pixels (aspect kept) when larger.
+    A JPEG is decoded at a reduced scale by its decoder (`draft`) first."""
+    width, height = image.size
+    if width * height <= limit:
+        image.load()
+        return image
+    scale = (limit / (width * height)) ** 0.5
+    target = (max(1, int(width * scale)), max(1, int(height * scale)))
+    if image.format == "JPEG":
+        image.draft(image.mode, target)  # the smallest DCT scale still at least `target`
+    with _pillow_limit(width * height):  # within max_pixels: checked before
+        image.load()
+        exif = image.getexif()
+        shrunk = image.resize(target, Image.Resampling.LANCZOS) if image.size != target else image
+    if exif:
+        shrunk.info["exif"] = exif.tobytes()  # keep the orientation for `_upright`
+    logger.info("Image of %dx%d pixels read at %dx%d (more than %d pixels)", width, height, *target, limit)
+    return shrunk
 
 
 # Bumped when what a transparent image becomes changes: results cached under the
@@ -108,7 +159,10 @@ def _read_bytes(source: Any) -> bytes:
 def _check_size(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageLoadError(f"{width}x{height} pixels exceeds the limit of {max_pixels} (possible decompression bomb)")
+        raise ImageLoadError(
+            f"{width}x{height} pixels exceeds the limit of {max_pixels} (possible decompression bomb; "
+            "the image_aligner's max_image_pixels sets it)"
+        )
     if width == 0 or height == 0:
         raise ImageLoadError(f"no pixels ({width}x{height})")
 

@@ -17,13 +17,12 @@ import numpy
 from PIL import Image
 from spacy.util import registry
 
+from ..defaults import DEFAULT_OCR_ENGINE, OCR_ENGINES  # noqa: F401  (re-exported: the engines are named there)
 from ..resources import resolve_model
 from .backend import AlignmentBackend
 
 # The OCR engines by the name `--ocr` takes, and the one used when none is named
 # (chosen from BENCHMARKS.md "OCR engines").
-OCR_ENGINES = {"rapidocr": "spacy_ita.RapidOCR.v1", "easyocr": "spacy_ita.EasyOCR.v1"}
-DEFAULT_OCR_ENGINE = "rapidocr"
 NO_OCR = ("", "none", "off")
 
 # A box joins the current line when its vertical centre lies within this

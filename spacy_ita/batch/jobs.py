@@ -83,6 +83,36 @@ def check_model(model: str) -> str:
     raise FileNotFoundError(f"Model not found: {model} is neither a folder nor an installed pipeline package")
 
 
+def pipeline_config_path(model: str) -> Path:
+    """The config.cfg of a checked model (`check_model`): a folder's, or an installed package's data folder's."""
+    path = Path(model)
+    if path.is_dir():
+        return path / "config.cfg"
+    from spacy.util import get_package_path
+
+    found = sorted(get_package_path(model).glob("*/config.cfg"))
+    if not found:
+        raise FileNotFoundError(f"Model {model}: the package holds no config.cfg")
+    return found[0]
+
+
+def check_tagger(model: str) -> None:
+    """A ValueError naming the pipeline's components when it has no enabled `ita_ner`
+    (annotate would write 0 entities for every post). Reads the config, not the weights."""
+    from spacy.util import load_config
+
+    config = load_config(pipeline_config_path(model), interpolate=False)
+    disabled = set(config["nlp"].get("disabled") or [])
+    pipeline = [name for name in config["nlp"].get("pipeline", []) if name not in disabled]
+    factories = {name: config["components"].get(name, {}).get("factory", "?") for name in pipeline}
+    if "ita_ner" not in factories.values():
+        has = ", ".join(f"{name} ({factory})" for name, factory in factories.items()) or "no component"
+        raise ValueError(
+            f"Model {model} has no enabled ita_ner to tag posts with; its pipeline: {has}. "
+            "Annotate with a pipeline trained from configs/ita.cfg (and assembled for images)."
+        )
+
+
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise ValueError(f"Unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
@@ -107,9 +137,12 @@ def annotate_posts(
     ray: Optional[RayOptions] = None,
     progress: bool = True,
 ) -> AnnotateSummary:
-    """Tag every post of INPUT that is not yet in OUTPUT; return the counts."""
+    """Tag every post of INPUT that is not yet in OUTPUT; return the counts. Raises
+    FileNotFoundError (no such model or input), ValueError (a model without ita_ner, an
+    output suffix that is not written, an output that is or holds the input, ...)."""
     check_engine(engine)
     model = check_model(model)
+    check_tagger(model)
     input_files(input_path)  # a missing or empty input fails here, before any work
     input_path = Path(input_path).resolve()
     check_annotate_output(output, input_path)

@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TextIO, U
 from .schema import pyarrow, to_table
 
 FORMATS = ("jsonl", "parquet")
+OUTPUT_SUFFIXES = (".jsonl", ".parquet")
 # The part files this module writes: part-<UTC time>-<run token>-<n>.<format>
 # (earlier versions put the process id where the token is).
 PART_NAME = re.compile(r"^part-\d{8}T\d{6}-[0-9a-z]+-\d{5}\.(jsonl|parquet)$")
@@ -59,8 +60,15 @@ def check_output_apart(output: Union[str, Path], inputs: Iterable[Union[str, Pat
 
 
 def output_format(path: Union[str, Path], requested: Optional[str] = None) -> str:
-    """`jsonl` or `parquet`: as requested, else from the suffix (a folder without one holds JSONL parts)."""
+    """`jsonl` or `parquet`: as requested, else from the suffix (a folder without one holds JSONL parts).
+    Raises ValueError for another suffix (`out.csv` would be made a folder of JSONL parts)
+    unless the path is a folder already."""
     path = Path(path)
+    if path.suffix and path.suffix.lower() not in OUTPUT_SUFFIXES and not path.is_dir():
+        raise ValueError(
+            f"{path}: a {path.suffix} output is not written; name a .jsonl file, a .parquet folder "
+            "(Parquet part files) or a folder without a suffix (JSONL part files)"
+        )
     if requested is not None:
         if requested not in FORMATS:
             raise ValueError(f"Unknown output format {requested!r}: expected one of {FORMATS}")

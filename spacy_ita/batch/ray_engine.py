@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Type
 from .pools import PoolSpec, cpus_needed
 from .posts import BadRow, Post, PostColumns, post_from_record
 from .schema import annotation_schema, context_schema, to_table
+from .schema import pyarrow as pyarrow_module
 from .steps import ContextAligner, PostAnnotator
 
 if TYPE_CHECKING:
@@ -74,9 +75,15 @@ class AlignStageActor:
 
     def __call__(self, batch: "pyarrow.Table") -> "pyarrow.Table":
         rows = [{**row, "image": row[self.image_column]} for row in batch.to_pylist()]
-        table = to_table(self.aligner(rows), context_schema(self.id_column))
+        aligned = self.aligner(rows)  # an image that gave nothing has no row (not recorded as aligned)
+        table = to_table(aligned, context_schema(self.id_column))
+        if not self.keep_image:
+            return table
         # The next stage reads the image again (cheap next to any model).
-        return table.append_column(self.image_column, batch.column(self.image_column)) if self.keep_image else table
+        position = {str(row[self.id_column]): i for i, row in enumerate(rows)}
+        kept = [position[str(row[self.id_column])] for row in aligned]
+        indices = pyarrow_module().array(kept, type=pyarrow_module().int64())  # typed even when empty
+        return table.append_column(self.image_column, batch.column(self.image_column).take(indices))
 
 
 def map_pool(ds: "Dataset", actor: Type, pool: PoolSpec, batch_size: int, **constructor_kwargs: Any) -> "Dataset":

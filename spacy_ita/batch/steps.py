@@ -103,7 +103,9 @@ class ContextAligner:
     `backends` is the image_aligner's `backends` config ({"objects": {"@misc": ...}, ...});
     default backends not named are off, so one instance can run one backend
     (a Ray stage) or several (one process). Kinds already in a row (an earlier
-    stage's) are kept; a bad image gives an empty context, never an exception.
+    stage's) are kept. An image that gave nothing (unreadable, or past the pixel limit:
+    logged with its reason) has no row, so it is not recorded as aligned and a rerun tries
+    it again; never an exception.
     """
 
     def __init__(
@@ -126,8 +128,10 @@ class ContextAligner:
         self.id_column = id_column
 
     def __call__(self, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        contexts = self.aligner.align([row["image"] for row in rows])
+        results = self.aligner.align_reporting([row["image"] for row in rows])
+        kinds = {backend.kind for backend in self.aligner.backends.values()}
         return [
             {self.id_column: str(row[self.id_column]), **merge_contexts(row, context)}
-            for row, context in zip(rows, contexts)
+            for row, (context, missing) in zip(rows, results)
+            if not kinds or set(missing) != kinds
         ]

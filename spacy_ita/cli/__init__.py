@@ -5,6 +5,9 @@ delegates to the library (`batch.jobs`, `evaluate`, `assemble`, ...); nothing
 below this package imports typer, so a Ray worker or a `spacy.load` never loads it.
 """
 
+import os
+import sys
+
 import typer
 
 app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignments).", no_args_is_help=True)
@@ -31,6 +34,21 @@ def register_commands() -> None:
     app.command("schedule")(schedule)
 
 
+# Set to see the traceback of an error the commands report in one line.
+TRACEBACK_VARIABLE = "SPACY_ITA_TRACEBACK"
+
+
 def main() -> None:
+    """Run the app. A user's mistake that a command did not report itself (a file that is
+    missing, a folder, unreadable; a bad value: OSError, ValueError) is one line, not a
+    traceback, unless SPACY_ITA_TRACEBACK is set."""
     register_commands()
-    app()
+    try:
+        app()
+    except (OSError, ValueError) as err:
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        from wasabi import msg
+
+        msg.fail(f"{err} ({type(err).__name__}; {TRACEBACK_VARIABLE}=1 shows the traceback)")
+        sys.exit(1)

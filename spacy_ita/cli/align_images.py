@@ -10,14 +10,12 @@ context (and a warning), so a rerun does not retry them forever. With
 """
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Dict, List, Optional
 
 import typer
 from wasabi import msg
 
-from ..aligners.configs import backend_configs
-from ..aligners.detector import DEFAULT_DETECTOR
-from ..aligners.ocr import DEFAULT_OCR_ENGINE
+from ..defaults import DEFAULT_DETECTOR, DEFAULT_OCR_ENGINE
 from .options import (
     WORKERS_HELP,
     AddressOption,
@@ -60,9 +58,11 @@ def align_images(
     code: CodeOption = None,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
+    from ..aligners.configs import backend_configs
     from ..batch.jobs import RayOptions, align_image_folder
     from ..batch.pools import stage_pools
 
+    listed: Dict[str, int] = {}
     try:
         ocr = chosen_ocr(ocr, no_ocr)
         backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model, gpu=gpu)
@@ -79,10 +79,19 @@ def align_images(
             cache_dir=cache_dir,
             output_format=output_format,
             code=str(code) if code else None,
-            on_listed=lambda total, todo: msg.info(
-                f"{total} images in {images_dir}: {total - todo} already in {output_jsonl}, {todo} to align"
+            on_listed=lambda total, todo: (
+                listed.update(todo=todo)
+                or msg.info(
+                    f"{total} images in {images_dir}: {total - todo} already in {output_jsonl}, {todo} to align"
+                )
             ),
         )
     except (FileNotFoundError, ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)
+    skipped = listed.get("todo", 0) - timing.rows
+    if skipped > 0:
+        msg.warn(
+            f"{skipped} images not aligned (unreadable, or past the pixel limit: named in the log above); "
+            "not recorded, so a rerun tries them again"
+        )
     msg.good(f"Wrote visual contexts for {timing.rows} images to {output_jsonl} ({timing.rate:.2f} images/s)")

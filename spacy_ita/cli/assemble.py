@@ -3,14 +3,15 @@
 training contexts came from."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from spacy.language import Language
 from wasabi import msg
 
-from ..aligners.detector import DEFAULT_DETECTOR
-from ..aligners.ocr import DEFAULT_OCR_ENGINE
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+from ..defaults import DEFAULT_DETECTOR, DEFAULT_OCR_ENGINE
 from .options import (
     CaptionModelOption,
     DetectorOption,
@@ -48,13 +49,13 @@ def assemble(
             gpu=gpu,
             generators=generators.configs(),
         )
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # a bad option, a generator file missing or unreadable
         msg.fail(str(err), exits=1)
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
     report_context_kinds(nlp)
 
 
-def report_context_kinds(nlp: Language) -> None:
+def report_context_kinds(nlp: "Language") -> None:
     """Say which kinds the aligner will produce next to those the model was trained on."""
     from ..assemble import context_kinds
 

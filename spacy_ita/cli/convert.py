@@ -1,15 +1,13 @@
 """`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import TYPE_CHECKING, Annotated, List, Optional
 
 import typer
 from wasabi import msg
 
-from ..batch.outputs import check_output_apart
-from ..data.contexts import VisualSources
-from ..data.convert import ConversionStats, docbin_to_mner, mner_to_docbin
-from ..data.mner_format import MNERFormatError
+if TYPE_CHECKING:
+    from ..data.convert import ConversionStats
 
 
 def convert(
@@ -45,6 +43,11 @@ def convert(
 ) -> None:
     """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set),
     or a .spacy file back to text."""
+    from ..batch.outputs import check_output_apart
+    from ..data.contexts import VisualSources
+    from ..data.convert import docbin_to_mner, mner_to_docbin
+    from ..data.mner_format import MNERFormatError
+
     try:
         check_output_apart(output_path, [input_path, captions, *(contexts or ()), images])
         if input_path.suffix == ".spacy":
@@ -65,7 +68,7 @@ def convert(
     msg.good(f"Saved {stats.docs} docs to {output_path}")
 
 
-def print_stats(stats: ConversionStats) -> None:
+def print_stats(stats: "ConversionStats") -> None:
     per_type = ", ".join(f"{label} {count}" for label, count in sorted(stats.entities.items()))
     msg.info(f"{stats.docs} docs, {stats.tokens} tokens, {stats.total_entities} entities ({per_type})")
     if stats.repaired_tags:

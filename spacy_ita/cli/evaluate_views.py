@@ -7,7 +7,7 @@ from typing import Annotated, Any, Dict, List, Optional
 import typer
 from wasabi import msg
 
-from ..evaluate import DISPLACY_LIMIT
+from ..defaults import DISPLACY_LIMIT
 
 
 def evaluate_views(
@@ -33,13 +33,17 @@ def evaluate_views(
     import spacy
     import srsly
 
+    from ..data.mner_format import MNERFormatError
     from ..evaluate import load_examples, pipeline_reads_context, score_views, write_displacy_pages
     from ..visual_context import has_context
 
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
-    examples = load_examples(nlp, data, captions=captions, contexts=contexts)
+    try:
+        nlp = spacy.load(model)
+        examples = load_examples(nlp, data, captions=captions, contexts=contexts)
+    except (OSError, ValueError, MNERFormatError) as err:  # no such model, empty or malformed data
+        msg.fail(str(err), exits=1)
     with_context = sum(has_context(eg.predicted._.visual_context) for eg in examples)
     msg.info(f"{len(examples)} docs, {with_context} with a visual context")
     if with_context and not pipeline_reads_context(nlp):

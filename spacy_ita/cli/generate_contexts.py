@@ -72,11 +72,18 @@ def generate_contexts(
             engine=engine,
             ray=RayOptions(address=address, pools=pools),
         )
-    except (FileNotFoundError, ValueError, ImportError) as err:
+    except (OSError, ValueError, ImportError) as err:  # a missing or unreadable file, a bad option
         msg.fail(str(err), exits=1)
     msg.info(f"{summary.posts} posts: {summary.already_done} already in {output}, {len(summary.bad_rows)} bad rows")
     for kind, run in summary.kinds.items():
-        failed = summary.failed[kind]
-        shown = ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else "")
-        msg.info(f"{kind}: {run}" + (f"; no usable answer for {len(failed)} posts: {shown}" if failed else ""))
+        line = f"{kind}: {run}" if engine == "local" else f"{kind}: {len(summary.empty[kind])} empty answers"
+        for what, ids in (("empty answer", summary.empty[kind]), ("failed", summary.failed[kind])):
+            if ids:
+                line += f"; {what}: {', '.join(ids[:10])}" + (" ..." if len(ids) > 10 else "")
+        msg.info(line)
+    causes = summary.causes() or "see the log above"
+    if summary.all_failed:
+        msg.fail(f"Every post failed ({len(summary.unwritten)}), nothing written to {output}: {causes}", exits=1)
+    if summary.unwritten:
+        msg.warn(f"{len(summary.unwritten)} posts failed and were not written ({causes}): a rerun asks for them again")
     msg.good(f"Wrote contexts for {summary.timing.rows} posts to {output}")

@@ -9,8 +9,7 @@ from typing import Annotated, Any, Callable, Dict, List, Optional, TypeVar, cast
 
 import typer
 
-from ..aligners.ocr import OCR_ENGINES
-from ..generators.configs import generator_configs
+from ..defaults import OCR_ENGINES
 
 ENGINE_HELP = "local: one process; ray: pools of Ray actors (needs the ray extra of spacy-ita)."
 OUTPUT_FORMAT_HELP = "jsonl or parquet; default: parquet for a *.parquet folder, else jsonl."
@@ -89,6 +88,8 @@ class GeneratorOptions:
 
     def configs(self) -> Dict[str, Optional[Dict[str, Any]]]:
         """{"knowledge": ..., "description": ...} (None: off). Raises ValueError for a model without endpoint."""
+        from ..generators.configs import generator_configs
+
         settings = asdict(self)
         return generator_configs(model=settings.pop("knowledge_model"), **settings)
 

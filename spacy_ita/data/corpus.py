@@ -23,6 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from .. import extensions  # noqa: F401  (declares the doc extensions it sets)
 from .contexts import VisualSources, files_below
 from .convert import attach_visual_sources, read_docbin, read_mner_docs
 

@@ -29,10 +29,13 @@ NO_KEY = "no-key"
 
 @dataclass
 class GenerationSummary:
-    """What a run of requests cost: counts, the failures with the post id, tokens from `usage`, seconds."""
+    """What a run of requests cost: counts, tokens from `usage`, seconds. Each request is
+    answered (a text), an empty answer (the model answered nothing: `empty`, with the id) or
+    failed (no usable answer came: `failures`, with the id and the cause)."""
 
     requests: int = 0
     failures: List[Tuple[str, str]] = field(default_factory=list)
+    empty: List[str] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -41,6 +44,7 @@ class GenerationSummary:
     def add(self, other: "GenerationSummary") -> None:
         self.requests += other.requests
         self.failures += other.failures
+        self.empty += other.empty
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.seconds += other.seconds
@@ -49,12 +53,26 @@ class GenerationSummary:
     def as_dict(self) -> Dict[str, Any]:
         return {
             "requests": self.requests,
-            "failures": len(self.failures),
+            "answered": self.answered,
+            "empty answer": len(self.empty),
+            "failed": len(self.failures),
             "cached": self.cached,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "seconds": round(self.seconds, 2),
         }
+
+    @property
+    def answered(self) -> int:
+        return self.requests - len(self.failures) - len(self.empty)
+
+    def causes(self, most: int = 3) -> str:
+        """The most frequent causes of failure, with their counts: "request failed: ... (12)"."""
+        counts: Dict[str, int] = {}
+        for _, problem in self.failures:
+            counts[problem] = counts.get(problem, 0) + 1
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:most]
+        return "; ".join(f"{problem} ({count})" for problem, count in ranked)
 
     def __str__(self) -> str:
         return ", ".join(f"{key} {value}" for key, value in self.as_dict().items())
@@ -62,7 +80,8 @@ class GenerationSummary:
 
 @dataclass
 class ChatAnswer:
-    """One request's outcome: the answer text, or None and the reason it is unusable."""
+    """One request's outcome: the answer text ("" for an empty answer: the model answered
+    nothing), or None when no usable answer came (`problem` says why: a failure)."""
 
     text: Optional[str]
     problem: str = ""
@@ -126,13 +145,14 @@ class ChatEndpoint:
             return self._client
 
     def complete(self, messages: List[Dict[str, Any]], **settings: Any) -> ChatAnswer:
-        """One chat completion; never raises for an endpoint's fault: an unusable answer
-        (an error after the retries, an empty or missing choice, one cut by `length`,
-        a malformed body) is `ChatAnswer(None, problem)`."""
+        """One chat completion; never raises for an endpoint's fault. A failure (an error
+        after the retries, named down to its root cause such as "Connection refused"; a
+        malformed body or no choice; an answer cut by `length`) is `ChatAnswer(None, problem)`;
+        an answer without text is `ChatAnswer("", problem)` (an empty answer, not a failure)."""
         try:
             response = self.client.chat.completions.create(model=self.model, messages=messages, **settings)
         except Exception as err:  # noqa: BLE001  (any failure of one request must not stop the job)
-            return ChatAnswer(None, f"request failed: {type(err).__name__}: {err}")
+            return ChatAnswer(None, f"request failed: {describe_error(err)}")
         usage = getattr(response, "usage", None)
         tokens: Dict[str, int] = {
             "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -140,14 +160,16 @@ class ChatEndpoint:
         }
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list) or not choices:
-            return ChatAnswer(None, "no choice in the answer", **tokens)
+            return ChatAnswer(None, "malformed answer: no choice", **tokens)
         choice = choices[0]
         finish_reason = getattr(choice, "finish_reason", None)
         text = getattr(getattr(choice, "message", None), "content", None)
         if finish_reason == "length":
             return ChatAnswer(None, "answer cut at max_tokens (finish_reason=length)", **tokens)
-        if not isinstance(text, str) or not text.strip():
-            return ChatAnswer(None, f"empty answer (finish_reason={finish_reason})", **tokens)
+        if text is not None and not isinstance(text, str):
+            return ChatAnswer(None, f"malformed answer: content is {type(text).__name__}", **tokens)
+        if not text or not text.strip():
+            return ChatAnswer("", f"empty answer (finish_reason={finish_reason})", **tokens)
         return ChatAnswer(text, "", **tokens)
 
     def complete_many(
@@ -156,8 +178,9 @@ class ChatEndpoint:
         on_answer: Optional[Callable[[str, Optional[str]], None]] = None,
         **settings: Any,
     ) -> Tuple[Dict[str, Optional[str]], GenerationSummary]:
-        """({request id: answer text or None}, summary) for `(id, messages)` requests,
-        at most `max_in_flight` at once. Each unusable answer is logged with its id;
+        """({request id: answer text, "" for an empty answer, None for a failure}, summary)
+        for `(id, messages)` requests, at most `max_in_flight` at once. Each failure and
+        empty answer is logged with its id;
         `on_answer(id, text)` is called as each answer comes (e.g. to cache it at once,
         so that an interrupted job loses no finished answer)."""
         start = time.perf_counter()
@@ -177,12 +200,28 @@ class ChatEndpoint:
                 if answer.text is None:
                     summary.failures.append((request_id, answer.problem))
                     logger.warning("%s: no usable answer from %s: %s", request_id, self.model, answer.problem)
+                elif not answer.text:
+                    summary.empty.append(request_id)
+                    logger.warning("%s: %s from %s", request_id, answer.problem, self.model)
         summary.seconds = time.perf_counter() - start
         return answers, summary
 
     def __repr__(self) -> str:
         # No key here: a repr lands in logs.
         return f"ChatEndpoint({self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+
+def describe_error(err: BaseException) -> str:
+    """`Type: message`, with the root cause when there is one (the openai client's
+    "Connection error." hides "[Errno 111] Connection refused")."""
+    text = f"{type(err).__name__}: {err}"
+    root, seen = err, {id(err)}
+    while (root.__cause__ or root.__context__) is not None and id(root.__cause__ or root.__context__) not in seen:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+        seen.add(id(root))
+    if root is not err and str(root) and str(root) not in text:
+        text += f" ({type(root).__name__}: {root})"
+    return text
 
 
 @registry.misc("spacy_ita.ChatEndpoint.v1")

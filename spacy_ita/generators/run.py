@@ -5,8 +5,10 @@ The output is context JSONL (or a folder of part files), one row per post,
 --contexts`, the corpus reader and `align-images` read and write. For an MNER
 `.txt` file the post id is its image id (`IMGID:`). Resumable: ids already in
 the output are skipped, and answers are cached by content (with a cache folder),
-so a rerun costs nothing. A post whose answer is unusable gets the kind empty,
-is named in the summary, and never stops the job: every post is written once.
+so a rerun costs nothing. Each request is answered, an empty answer (written as
+"") or failed (no usable answer: the connection, an HTTP error after the retries,
+a malformed answer). A post with a failed kind is not written, so a rerun asks for
+it again; it is named in the summary with the cause, and never stops the job.
 
 With `engine="ray"` the batches go to a pool of Ray actors, each of which
 builds the generators from their configs and keeps `max_in_flight` requests in
@@ -18,7 +20,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
 from spacy.util import minibatch
 
@@ -57,10 +59,23 @@ class ContextJobSummary:
     posts: int = 0
     already_done: int = 0
     bad_rows: List[BadRow] = field(default_factory=list)
-    # {kind: summary of its requests}; `failed` names the posts left without the kind.
+    # {kind: summary of its requests}; `failed` names the posts whose kind failed (not written:
+    # a rerun retries them), `empty` those written with an empty answer.
     kinds: Dict[str, GenerationSummary] = field(default_factory=dict)
     failed: Dict[str, List[str]] = field(default_factory=dict)
+    empty: Dict[str, List[str]] = field(default_factory=dict)
+    # The posts of this run not written (a kind failed), whichever engine ran them.
+    unwritten: List[str] = field(default_factory=list)
     timing: JobTiming = field(default_factory=JobTiming)
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether posts were to be generated and not one was written."""
+        return bool(self.unwritten) and not self.timing.rows
+
+    def causes(self) -> str:
+        """The most frequent causes of failure over the kinds (local engine)."""
+        return "; ".join(run.causes() for run in self.kinds.values() if run.failures)
 
 
 def read_post_file(
@@ -141,18 +156,26 @@ def generate_contexts(
     subset). `cache_dir`: the answer cache by content (or `cache`, an AlignmentCache).
     Raises ValueError when no generator is given or the output is or holds the input,
     NoReadablePostError (a ValueError) when every row of the input was unreadable (the
-    columns it found are named), FileNotFoundError for a missing input."""
+    columns it found are named), FileNotFoundError for a missing input, FileNotFoundError /
+    IsADirectoryError / ValueError (naming the file) for a generator file that cannot be read.
+    Posts whose generation failed are not written (`summary.unwritten`): a rerun retries them."""
     check_engine(engine)
     # The same rule as annotate's: the job never writes over, or beside as posts, its input.
     check_annotate_output(Path(output), Path(input_path))
     configs = {kind: config for kind, config in (configs or {}).items() if config}
-    if configs and engine == "local":
+    built = {}
+    if configs:
         from spacy.util import registry
 
         built = {kind: registry.resolve({"g": config or {}})["g"] for kind, config in configs.items()}
-        knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
+        if engine == "local":
+            knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
     if engine == "local" and knowledge is None and description is None or engine != "local" and not configs:
         raise ValueError("No generator enabled: configure a knowledge LLM or a description VLM.")
+    # Their files (prompt templates, the demonstration pool) are read before anything is written or asked.
+    for generator in (knowledge, description, *built.values()):
+        if generator is not None:
+            generator.data.load_all()
     if cache is None and cache_dir is not None:
         cache = AlignmentCache(cache_dir)
     summary = ContextJobSummary()
@@ -160,6 +183,7 @@ def generate_contexts(
     kinds = [kind for kind in GENERATED_KINDS if enabled.get(kind)]
     summary.kinds = {kind: GenerationSummary() for kind in kinds}
     summary.failed = {kind: [] for kind in kinds}
+    summary.empty = {kind: [] for kind in kinds}
     with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
         todo: List[Post] = []
         seen = 0
@@ -186,7 +210,10 @@ def generate_contexts(
         for rows in write_all(writer, batches, len(todo), "generate-contexts", progress, summary.timing):
             if engine != "local":  # the workers' request counts stay with them: report what the rows show
                 for kind in kinds:
-                    summary.failed[kind] += [row["image_id"] for row in rows if kind in row and not row[kind]]
+                    summary.empty[kind] += [row["image_id"] for row in rows if kind in row and not row[kind]]
+        summary.unwritten = [post.id for post in todo if post.id not in writer.written]
+        if engine != "local" and len(kinds) == 1:  # which kind failed, where only one was asked
+            summary.failed[kinds[0]] = list(summary.unwritten)
     return summary
 
 
@@ -209,7 +236,9 @@ class GenerateActor:
             Post(row["id"], row["text"], row["image"], json.loads(row["visual_context"] or "null"))
             for row in batch.to_pylist()
         ]
-        summary = ContextJobSummary(failed={kind: [] for kind in GENERATED_KINDS})
+        summary = ContextJobSummary(
+            failed={kind: [] for kind in GENERATED_KINDS}, empty={kind: [] for kind in GENERATED_KINDS}
+        )
         summary.kinds = {kind: GenerationSummary() for kind in GENERATED_KINDS}
         return to_table(generate_batch(posts, self.description, self.knowledge, self.cache, summary), context_schema())
 
@@ -248,30 +277,38 @@ def generate_batch(
     cache: Optional[AlignmentCache],
     summary: ContextJobSummary,
 ) -> List[Dict[str, Any]]:
-    """The output rows of one batch: {image_id, <generated kinds>}; a kind without a usable answer is ""."""
+    """The output rows of one batch: {image_id, <generated kinds>}, an empty answer as "";
+    a post whose kind failed (no usable answer, or its image unreadable) has no row."""
     contexts = {post.id: normalize_context(post.visual_context) for post in posts}
     rows = {post.id: {"image_id": post.id} for post in posts}
+    failed: Set[str] = set()
+
+    def record(kind: str, post_id: str, text: Optional[str]) -> None:
+        if text is None:
+            summary.failed[kind].append(post_id)
+            failed.add(post_id)
+            return
+        rows[post_id][kind] = text
+        contexts[post_id][kind] = text or contexts[post_id][kind]
+        if not text:
+            summary.empty[kind].append(post_id)
+
     if description is not None:
         from ..aligners.component import ImageAligner
 
         with_image = [post for post in posts if post.image]
         before = copy.deepcopy(description.summary)
         aligner = ImageAligner(backends={"description": description}, cache=cache)
-        for post, aligned in zip(with_image, aligner.align([post.image for post in with_image])):
-            text = aligned.get("description") or ""
-            rows[post.id]["description"] = text
-            contexts[post.id]["description"] = text or contexts[post.id]["description"]
-            if not text:
-                summary.failed["description"].append(post.id)
+        for post, (aligned, missing) in zip(with_image, aligner.align_reporting([post.image for post in with_image])):
+            record("description", post.id, None if missing else aligned.get("description") or "")
         summary.kinds["description"].add(_since(description.summary, before))
     if knowledge is not None:
-        answers, run = knowledge.generate([(post.id, post.text, contexts[post.id]) for post in posts], cache)
+        asked = [post for post in posts if post.id not in failed]  # not written anyway: asked again on rerun
+        answers, run = knowledge.generate([(post.id, post.text, contexts[post.id]) for post in asked], cache)
         summary.kinds["knowledge"].add(run)
-        for post in posts:
-            rows[post.id]["knowledge"] = answers.get(post.id) or ""
-            if not answers.get(post.id):
-                summary.failed["knowledge"].append(post.id)
-    return list(rows.values())
+        for post in asked:
+            record("knowledge", post.id, answers.get(post.id))
+    return [row for post_id, row in rows.items() if post_id not in failed]
 
 
 def _since(total: GenerationSummary, before: GenerationSummary) -> GenerationSummary:
@@ -279,6 +316,7 @@ def _since(total: GenerationSummary, before: GenerationSummary) -> GenerationSum
     return GenerationSummary(
         requests=total.requests - before.requests,
         failures=total.failures[len(before.failures) :],
+        empty=total.empty[len(before.empty) :],
         prompt_tokens=total.prompt_tokens - before.prompt_tokens,
         completion_tokens=total.completion_tokens - before.completion_tokens,
         seconds=total.seconds - before.seconds,

@@ -17,6 +17,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, get_torch_default_device
 
+from .. import extensions  # noqa: F401  (declares the doc extensions it reads)
 from .architecture import TaggerBatch, TaggerOutput, built_parts, model_tag_set, tagger_shim
 from .precision import AUTO as AUTO_PRECISION
 from .precision import resolve_precision

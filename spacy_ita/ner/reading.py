@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 
+from .. import extensions  # noqa: F401  (declares the doc extensions it reads)
 from ..visual_context import check_kinds, context_pieces
 
 logger = logging.getLogger("spacy_ita")

@@ -12,6 +12,7 @@ import pytest
 import spacy
 from PIL import Image, ImageDraw
 
+from spacy_ita.aligners.backend import AlignmentBackend
 from spacy_ita.aligners.images import load_image, to_rgb
 from spacy_ita.visual_context import empty_context
 
@@ -166,3 +167,57 @@ def test_pipeline_goes_on_past_bad_images(tmp_path, caplog):
     for doc in out[1 + len(bad) : -1]:
         assert "bus" in {o["label"] for o in doc._.visual_context["objects"]}
     assert sum("Skipping image" in r.getMessage() for r in caplog.records) == len(bad)
+
+
+def test_a_108_megapixel_phone_photo_is_read_shrunk_and_upright(tmp_path):
+    """Issue #32: a 12000x9000 JPEG was skipped by both OCR engines as a "decompression bomb"."""
+    from spacy_ita.aligners.images import DOWNSCALE_PIXELS
+
+    photo = Image.new("RGB", (12000, 9000), (0, 0, 255))
+    ImageDraw.Draw(photo).rectangle((0, 0, 5999, 8999), fill=(255, 0, 0))  # the left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise, as phones store portraits
+    photo.save(tmp_path / "phone.jpg", quality=60, exif=exif)
+    del photo
+    loaded = load_image(tmp_path / "phone.jpg")
+    assert loaded is not None
+    width, height = loaded.image.size
+    assert width * height <= DOWNSCALE_PIXELS and width * height > DOWNSCALE_PIXELS // 2
+    assert abs(width / height - 9000 / 12000) < 0.01  # upright: portrait
+    assert loaded.image.getpixel((width // 2, 5))[0] > 200  # the red half is on top once turned
+
+
+class ImageSize(AlignmentBackend):
+    kind = "objects"
+
+    def load_model(self):
+        return None
+
+    def __call__(self, images):
+        return [[{"label": f"{image.size[0]}x{image.size[1]}", "count": 1, "score": 1.0}] for image in images]
+
+
+@spacy.registry.misc("test_aligner_images.ImageSize.v1")
+def make_image_size():
+    return ImageSize()
+
+
+def test_an_image_past_the_pixel_limit_is_reported_and_not_recorded_as_aligned(tmp_path, caplog):
+    from spacy_ita.batch.jobs import align_image_folder
+    from spacy_ita.batch.outputs import finished_ids
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), "red").save(folder / "small.png")
+    (folder / "bomb.png").write_bytes(png_header_only(30_000, 30_000))  # 900 MP, past the 400 MP limit
+    backends = {"objects": {"@misc": "test_aligner_images.ImageSize.v1"}}
+    output = tmp_path / "contexts.jsonl"
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        timing = align_image_folder(folder, output, backends=backends, progress=False)
+    assert timing.rows == 1 and finished_ids(output, "image_id") == {"small"}
+    assert "30000x30000 pixels exceeds the limit of 400000000" in caplog.text
+    listed = []
+    align_image_folder(
+        folder, output, backends=backends, progress=False, on_listed=lambda *counts: listed.append(counts)
+    )
+    assert listed == [(2, 1)]  # the refused image is tried again, not skipped as done

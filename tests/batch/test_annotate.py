@@ -157,6 +157,29 @@ def test_missing_model_or_input_fails_before_any_work(model, tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_a_pipeline_without_ita_ner_is_refused_naming_what_it_has(model, tmp_path):
+    """Issue #32: annotate with a pipeline without ita_ner printed "Annotated ... 0 entities", exit 0."""
+    posts = write_posts(tmp_path)
+    other = spacy.blank("en")
+    other.add_pipe("sentencizer")
+    other.add_pipe("ner")
+    other.initialize()
+    other.to_disk(tmp_path / "no-ita")
+    result = run(tmp_path / "no-ita", posts, tmp_path / "out.jsonl", exit_code=1)
+    said = " ".join(result.output.split())
+    assert "has no enabled ita_ner" in said and "sentencizer (sentencizer), ner (ner)" in said, said
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.json", "out.txt"])
+def test_an_output_suffix_that_is_not_written_is_refused_not_made_a_folder(model, tmp_path, name):
+    """Issue #32: `annotate ... out.csv` made a folder named out.csv."""
+    posts = write_posts(tmp_path)
+    result = run(model, posts, tmp_path / name, exit_code=1)
+    assert f"a {name[3:]} output is not written" in " ".join(result.output.split())
+    assert not (tmp_path / name).exists()
+
+
 CUT_EMOJI = "Taylor Swift in London tonight \ud83d"  # a tweet cut inside an emoji: a lone surrogate
 
 

@@ -1,6 +1,7 @@
 """Faults of an OpenAI-compatible endpoint, from a protocol-level server on 127.0.0.1:
-every post is written once, a usable answer becomes the kind, an unusable one leaves
-it empty and is reported with the post's id, and the job never stops."""
+a usable answer becomes the kind, an empty answer is written as "", a failed one is
+reported with the post's id and cause and not written (a rerun asks again), and the
+job never stops."""
 
 import base64
 import io
@@ -23,8 +24,11 @@ POSTS = {
     "p-malformed": "malformed body",
     "p-empty": "empty choice list",
     "p-cut": "cut by length",
+    "p-blank": "blank answer",
 }
 USABLE = {"p-ok", "p-429"}
+EMPTY = {"p-blank"}
+FAILED = set(POSTS) - USABLE - EMPTY
 
 
 def behave(body, attempt):
@@ -41,6 +45,8 @@ def behave(body, attempt):
         return 200, {**completion("x"), "choices": []}, 0
     if "cut by length" in text:
         return 200, completion("Named entities: 1. X", finish_reason="length"), 0
+    if "blank answer" in text:
+        return 200, completion("  \n "), 0
     return 200, completion(f"  Named entities:\n 1. Kevin   Durant (person) for {text.split()[1]}  "), 0
 
 
@@ -78,24 +84,34 @@ def test_every_fault_gives_its_documented_result_and_the_job_completes(tmp_path,
         summary = generate_contexts(posts, tmp_path / "out.jsonl", knowledge=knowledge(server), progress=False)
         attempts = {post_id: attempts_of(server, text) for post_id, text in POSTS.items()}
     rows = read_output(tmp_path / "out.jsonl")
-    assert sorted(row["image_id"] for row in rows) == sorted(POSTS)  # every post, once
+    # Issue #32: failed posts were written with "" and never retried. Only answers are written.
+    assert sorted(row["image_id"] for row in rows) == sorted(USABLE | EMPTY)
     by_id = {row["image_id"]: row["knowledge"] for row in rows}
     # Cleaned: whitespace collapsed, capped at max_words=6.
     assert by_id["p-ok"] == "Named entities: 1. Kevin Durant (person)"
     assert by_id["p-429"] == "Named entities: 1. Kevin Durant (person)"
-    assert all(by_id[post_id] == "" for post_id in set(POSTS) - USABLE)
-    assert sorted(summary.failed["knowledge"]) == sorted(set(POSTS) - USABLE)
+    assert by_id["p-blank"] == ""
+    assert sorted(summary.failed["knowledge"]) == sorted(FAILED) == sorted(summary.unwritten)
+    assert summary.empty["knowledge"] == ["p-blank"] and not summary.all_failed
     # 429 was retried once; 5xx and timeouts up to max_retries=2; unusable answers are not retried.
     assert attempts["p-429"] == 2
     assert attempts["p-500"] == 3 and attempts["p-timeout"] == 3
     assert attempts["p-empty"] == 1 and attempts["p-cut"] == 1
     run = summary.kinds["knowledge"]
-    assert run.requests == len(POSTS) and len(run.failures) == len(POSTS) - len(USABLE)
-    # Usage is counted from every answer that carried it (ok, 429's retry, empty, cut).
-    assert run.prompt_tokens == 40 and run.completion_tokens == 20 and run.seconds > 0
+    assert run.requests == len(POSTS) and len(run.failures) == len(FAILED) and run.empty == ["p-blank"]
+    assert run.answered == len(USABLE) and "answered 2, empty answer 1, failed 5" in str(run)
+    # Usage is counted from every answer that carried it (ok, 429's retry, empty choices, cut, blank).
+    assert run.prompt_tokens == 50 and run.completion_tokens == 25 and run.seconds > 0
     reported = caplog.text
     assert all(post_id in reported for post_id in set(POSTS) - USABLE)
     assert "finish_reason=length" in reported
+
+    # A rerun with the endpoint healthy asks for exactly the failed posts, and completes the output.
+    with ChatServer(lambda body, attempt: (200, completion("Named entities: none"), 0)) as healthy:
+        again = generate_contexts(posts, tmp_path / "out.jsonl", knowledge=knowledge(healthy), progress=False)
+        asked = {post_id for post_id, text in POSTS.items() if attempts_of(healthy, text)}
+    assert asked == FAILED and again.already_done == len(USABLE | EMPTY) and not again.unwritten
+    assert sorted(row["image_id"] for row in read_output(tmp_path / "out.jsonl")) == sorted(POSTS)
 
 
 def test_a_rerun_resumes_and_cached_answers_cost_nothing(tmp_path):
@@ -209,3 +225,40 @@ def test_an_output_that_is_or_holds_the_input_is_refused_before_any_request(tmp_
     assert (tmp_path / "posts.jsonl").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "posts.jsonl"
     ]
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_endpoint_that_is_down_fails_the_run_naming_the_cause_and_poisons_nothing(tmp_path):
+    """Issue #32: nothing listening on the port printed "Wrote contexts for 30 posts", exit 0,
+    every row `"knowledge": ""`, and a rerun with the server up made 0 requests."""
+    from typer.testing import CliRunner
+
+    from spacy_ita.cli import app, register_commands
+
+    register_commands()
+    posts, output = tmp_path / "posts.jsonl", tmp_path / "out.jsonl"
+    write_posts(posts, {f"p{i}": f"ok post number {i}" for i in range(3)})
+
+    def run_command(base_url):
+        args = ["generate-contexts", posts, output, "--base-url", base_url, "--model", "m"]
+        return CliRunner().invoke(app, [str(a) for a in [*args, "--max-retries", "0", "--timeout", "2", "--k", "0"]])
+
+    down = run_command(f"http://127.0.0.1:{free_port()}/v1")
+    said = " ".join(down.output.split())
+    assert down.exit_code == 1, said
+    assert "Every post failed (3)" in said and "Connection refused" in said, said
+    assert "answered 0, empty answer 0, failed 3" in said
+    assert not output.exists() or not read_output(output)
+    with ChatServer(behave) as server:
+        up = run_command(server.base_url)
+        assert up.exit_code == 0, up.output
+        assert len(server.bodies) == 3  # every post asked again
+    assert sorted(row["image_id"] for row in read_output(output)) == ["p0", "p1", "p2"]
+    assert all(row["knowledge"] for row in read_output(output))

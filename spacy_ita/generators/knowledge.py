@@ -47,6 +47,8 @@ class LLMKnowledge:
     """
 
     kind = "knowledge"
+    # In a pipeline, asked about the docs with an image (the aligner reads this).
+    needs_image = True
 
     def __init__(
         self,

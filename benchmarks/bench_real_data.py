@@ -110,6 +110,7 @@ import torch  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
 from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
+from spacy_ita.ner.precision import PRECISIONS  # noqa: E402
 from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
 from spacy_ita.resources import check_encoder_name, spacy_transformers_refusal  # noqa: E402
 
@@ -350,6 +351,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=DEFAULT_CONTEXT_TOKENS,
         help=f"context tokens after the post (default {DEFAULT_CONTEXT_TOKENS}, configs/ita.cfg); "
         "every kind's budget is scaled alike",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="precision of the ITA systems' encoder in training and evaluation (ita_ner's precision; "
+        "auto: bf16 where the CPU/GPU has native bf16 units)",
     )
     parser.add_argument(
         "--kind-dropout", type=float, default=0.0, help="context_kind_dropout of the ITA systems (training only)"

@@ -172,6 +172,8 @@ def train_command(
             args.encoder,
             "--components.ita_ner.temperature",
             str(data["temperature"]),
+            "--components.ita_ner.precision",
+            getattr(args, "precision", "auto"),
         ]
         if REPORTED_AS[AUTO] not in SYSTEMS[system]["views"]:
             cmd += [

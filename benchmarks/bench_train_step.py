@@ -34,7 +34,7 @@ BATCH = 16
 TRAIN_POSTS = {"twitter2015": 4000, "twitter2017": 3373}
 
 
-def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONTEXT_TOKENS):
+def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONTEXT_TOKENS, precision: str = "auto"):
     paths = {"paths.train": train_path, "paths.dev": train_path}  # only to validate the config's corpora
     if system == "trf_ner":
         config = load_config(
@@ -43,7 +43,12 @@ def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONT
         )
     else:
         config_path = os.path.join(REPO, "configs", "ita.cfg")
-        overrides = {**paths, "components.ita_ner.model.encoder": encoder, **budget_overrides(config_path, tokens)}
+        overrides = {
+            **paths,
+            "components.ita_ner.model.encoder": encoder,
+            "components.ita_ner.precision": precision,
+            **budget_overrides(config_path, tokens),
+        }
         if system == "ita_text":
             overrides["components.ita_ner.views"] = ["text"]
         config = load_config(config_path, overrides=overrides)

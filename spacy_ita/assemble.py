@@ -14,7 +14,10 @@ The vision models load on the first image, not at `spacy.load`.
 A model trained on generated contexts (`generate-contexts`: an LLM's `knowledge`,
 a VLM's `description`, the `kb` texts of knowledge bases) gets the same generators,
 so that it reads on new posts the kinds it was trained on; without an endpoint or a
-KB named, nothing changes. With a KB, `nlp(text)` reads the `kb` kind too.
+KB named, nothing changes. With a KB, `nlp(text)` reads the `kb` kind too. The
+generators' files (prompt templates, the demonstration pool and its vectors, KB
+files) are saved inside the pipeline (pipeline_data.py), so that it loads anywhere,
+e.g. after `spacy package`.
 """
 
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import Dict, List, Optional, Tuple, Union, cast
 
 from spacy.language import Language
 
+from .aligners.component import ImageAligner
 from .aligners.configs import backend_configs
 from .aligners.detector import DEFAULT_DETECTOR
 from .aligners.ocr import DEFAULT_OCR_ENGINE
@@ -45,7 +49,10 @@ def assemble_pipeline(
     generators: the registered generators' configs by kind (`generator_configs`):
     a `description` VLM joins the image backends, a `knowledge` LLM and a `kb` retriever
     the post backends (the retriever reads every doc, image or not).
-    Raises ValueError when no backend is enabled or the OCR engine is unknown."""
+    Their files are read before anything is saved, and saved inside the pipeline.
+    Raises ValueError when no backend is enabled or the OCR engine is unknown,
+    FileNotFoundError / IsADirectoryError / ValueError for a generator file that is
+    missing, a folder or unreadable."""
     import spacy
 
     generators = generators or {}
@@ -59,7 +66,8 @@ def assemble_pipeline(
     nlp = spacy.load(model_dir)
     if ALIGNER_FACTORY in nlp.pipe_names:
         nlp.remove_pipe(ALIGNER_FACTORY)  # reassembling replaces it, so the options always apply
-    nlp.add_pipe(ALIGNER_FACTORY, first=True, config={"backends": backends, "post_backends": post_backends})
+    aligner = nlp.add_pipe(ALIGNER_FACTORY, first=True, config={"backends": backends, "post_backends": post_backends})
+    cast(ImageAligner, aligner).load_data()
     nlp.to_disk(output_dir)
     return nlp
 

@@ -1,7 +1,16 @@
 """`python -m spacy_ita assemble`: an image_aligner goes in front of a trained ita_ner."""
 
+import json
+import os
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 import spacy
+from chat_server import ChatServer, completion
+from package_support import package_and_install, run
 from PIL import Image
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -10,6 +19,7 @@ from typer.testing import CliRunner
 from spacy_ita.api import make_doc
 from spacy_ita.assemble import assemble_pipeline
 from spacy_ita.cli import app, register_commands
+from spacy_ita.generators.configs import generator_configs
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +173,101 @@ def test_a_pipeline_of_an_llm_alone_brings_back_no_default_backend(cli, model_di
     backends = nlp.get_pipe_config("image_aligner")["backends"]
     assert backends["objects"] is None and backends["ocr"] is None
     assert context_kinds(nlp)[0] == ["knowledge"]
+
+
+CARRIED_LOAD = textwrap.dedent(
+    """
+    import json, sys
+    import spacy
+    endpoint = {"endpoint": {"base_url": sys.argv[3]}}  # a deployment setting: overridden at load
+    overrides = {"image_aligner": {"post_backends": {"knowledge": endpoint}, "backends": {"description": endpoint}}}
+    nlp = spacy.load(sys.argv[1], config={"components": overrides})  # by package name, from another folder
+    aligner = nlp.get_pipe("image_aligner")
+    vectors_saved = aligner.post_backends["knowledge"].selector._pool_vectors is not None  # before any embedding
+    doc = nlp.make_doc("Durant joins the Warriors")
+    doc._.image = sys.argv[2]
+    doc = nlp(doc)
+    print(json.dumps({"knowledge": doc._.visual_context["knowledge"], "vectors_saved": vectors_saved,
+                      "description_system": aligner.backends["description"].template.system}))
+    """
+)
+
+
+def test_an_assembled_pipeline_carries_its_prompts_and_demonstrations_when_packaged(model_dir, tmp_path, monkeypatch):
+    """Issue #32: `assemble --prompt prompts/x.txt --examples pool/pool.jsonl` saved the relative strings
+    only; after `spacy package` and an install, `spacy.load` elsewhere failed with FileNotFoundError."""
+    work = tmp_path / "work"
+    (work / "prompts").mkdir(parents=True)
+    (work / "pool").mkdir()
+    (work / "prompts" / "x.txt").write_text("[system]\nCARRIED INSTRUCTION\n[user]\nPost: $text\n$contexts\n")
+    (work / "prompts" / "d.txt").write_text("[system]\nCARRIED DESCRIPTION PROMPT\n[user]\nDescribe.\n")
+    pool = [
+        {"text": "Basketball finals tonight", "knowledge": "DEMO-ANSWER-BASKETBALL"},
+        {"text": "Vote in the election", "knowledge": "DEMO-ANSWER-ELECTION"},
+    ]
+    (work / "pool" / "pool.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pool))
+    monkeypatch.chdir(work)  # the paths as a user types them: relative
+    configs = generator_configs(
+        base_url="http://127.0.0.1:9/v1",
+        model="qwen",
+        description_model="a-vlm",
+        prompt=Path("prompts/x.txt"),
+        description_prompt=Path("prompts/d.txt"),
+        examples=Path("pool/pool.jsonl"),
+        k=1,
+    )
+    assemble_pipeline(model_dir, tmp_path / "assembled", ocr=False, detector="none", generators=configs)
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree(work)  # the originals are gone
+
+    _, site = package_and_install(tmp_path / "assembled", tmp_path, "carried", "0.0.1", dataset="carried")
+    image = tmp_path / "elsewhere" / "photo.png"
+    image.parent.mkdir()
+    Image.new("RGB", (32, 32), "red").save(image)
+
+    def behave(body, attempt):
+        system = body["messages"][0]["content"]
+        if "CARRIED DESCRIPTION PROMPT" in system:
+            return 200, completion("a red square"), 0
+        shown = " ".join(m["content"] for m in body["messages"] if m["role"] == "assistant")
+        return 200, completion(f"system={system} demos={shown}"), 0
+
+    with ChatServer(behave) as server:
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        args = (sys.executable, "-c", CARRIED_LOAD, "en_carried", image, server.base_url)
+        got = json.loads(run(*args, env=env, cwd=image.parent, timeout=300).stdout.strip().splitlines()[-1])
+    assert got["vectors_saved"]
+    assert got["description_system"] == "CARRIED DESCRIPTION PROMPT"
+    assert "CARRIED INSTRUCTION" in got["knowledge"]
+    assert "DEMO-ANSWER-BASKETBALL" in got["knowledge"]  # the nearest demonstration, from the carried pool
+
+
+@pytest.mark.parametrize("prompt", ["missing.txt", "."])
+def test_a_generator_file_that_cannot_be_read_is_a_clear_error_and_nothing_is_saved(cli, model_dir, tmp_path, prompt):
+    args = ["--ocr", "none", "--detector", "none", "--base-url", "http://127.0.0.1:9/v1", "--knowledge-model", "q"]
+    result = cli(model_dir, tmp_path / "out", *args, "--prompt", tmp_path / prompt)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"prompt template {tmp_path / prompt} " in said, said
+    assert "Traceback" not in said and ("does not exist" in said or "is a folder, not a file" in said)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_assembled_pipeline_carries_its_kb_and_reads_it_on_text(cli, model_dir, tmp_path, monkeypatch):
+    """Issue #31: `assemble --kb FILE` puts the retriever in the pipeline with a copy of the KB; the
+    pipeline moved to another folder, the original KB deleted, `nlp(text)` still reads the `kb` kind."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "players.jsonl").write_text(json.dumps({"name": "Kevin Durant", "description": "basketball player"}))
+    monkeypatch.chdir(work)  # a relative path, as a user types it
+    result = cli(model_dir, tmp_path / "assembled", "--ocr", "none", "--detector", "none", "--kb", "players.jsonl")
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree(work)
+    moved = tmp_path / "elsewhere" / "pipeline"
+    shutil.copytree(tmp_path / "assembled", moved)
+    shutil.rmtree(tmp_path / "assembled")
+    assert "players.jsonl" in (moved / "config.cfg").read_text() and str(work) not in (moved / "config.cfg").read_text()
+    nlp = spacy.load(moved)
+    doc = nlp("Kevin Durant joins the Warriors")
+    assert doc._.visual_context["kb"] == "Kevin Durant: basketball player"
+    assert nlp.get_pipe("ita_ner").view_for(doc) == "cross_modal"

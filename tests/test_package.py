@@ -5,7 +5,6 @@ with an image, text-only and in batches."""
 import json
 import os
 import random
-import subprocess
 import sys
 import tarfile
 import textwrap
@@ -14,15 +13,12 @@ from pathlib import Path
 
 import spacy
 import torch
-from spacy.cli.package import package
+from package_support import package_and_install, run
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "ita_pkgtest"
 VERSION = "0.0.1"
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import package_meta  # noqa: E402  (scripts/package_meta.py)
 
 CITIES = ["London", "Paris", "Berlin", "Madrid", "Rome", "Dublin"]
 
@@ -83,43 +79,17 @@ LOAD_AND_TAG = textwrap.dedent(
 )
 
 
-def run(*args, **kwargs):
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
 def test_packaged_pipeline_installs_and_runs_in_a_fresh_interpreter(tmp_path):
     model = tmp_path / "model"
     train_tiny_pipeline(model)
 
-    # The project's meta step (the package must require spacy-ita: its factories),
-    # then what `python -m spacy package` runs, both in-process to spare two
-    # interpreter starts. An sdist: a wheel would need the `build` module.
-    meta = tmp_path / "meta.json"
-    package_meta.main(model, meta, dataset="pkgtest")
-    (tmp_path / "packages").mkdir()
-    package(model, tmp_path / "packages", meta_path=meta, name=PACKAGE, version=VERSION, create_sdist=True, force=True)
-    sdist = tmp_path / "packages" / f"en_{PACKAGE}-{VERSION}" / "dist" / f"en_{PACKAGE}-{VERSION}.tar.gz"
+    # The package must require spacy-ita (its factories): the project's meta step says so.
+    sdist, site = package_and_install(model, tmp_path, PACKAGE, VERSION, dataset="pkgtest")
     with tarfile.open(sdist) as archive:
         packaged_meta = archive.extractfile(f"en_{PACKAGE}-{VERSION}/meta.json")
         requirements = json.load(packaged_meta)["requirements"]
     assert any(r.startswith("spacy-ita") for r in requirements), requirements
 
-    site = tmp_path / "site"
-    run(
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "--target",
-        site,
-        sdist,
-    )
     # A fresh interpreter whose only way to the package is PYTHONPATH (spacy-ita itself comes from the environment).
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = run(sys.executable, "-c", LOAD_AND_TAG, f"en_{PACKAGE}", bus_image(), env=env, cwd=tmp_path).stdout

@@ -3,9 +3,12 @@ signature for the cache, and a model loaded on first use, once per process."""
 
 import json
 import threading
-from typing import Any, Callable, Dict, Hashable, List, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Tuple, Union
 
 from PIL import Image
+
+from ..pipeline_data import PipelineData
 
 # Bump when the stored form of a backend's output changes, so old cache entries
 # stop matching instead of being misread.
@@ -30,6 +33,9 @@ class AlignmentBackend:
     that changes their output in `settings` (and those that do not, such as
     threads, there too, named in `runtime_settings`), and implement `load_model` and
     `__call__`. Building one is cheap: nothing loads until `model` is read.
+    Files a backend reads (a prompt template, ...) are declared in `data`
+    (pipeline_data.PipelineData): read on first use, saved inside the pipeline by
+    the aligner's `to_disk` and read from there after `spacy.load`.
     """
 
     kind: str = ""
@@ -39,6 +45,16 @@ class AlignmentBackend:
 
     def __init__(self, **settings: Any) -> None:
         self.settings = settings
+        self.data = PipelineData()
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        """Save the backend's data files into the folder `path` (the aligner's, per backend)."""
+        self.data.to_disk(path, exclude=exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "AlignmentBackend":
+        """Read the backend's data files from the folder `path` from now on."""
+        self.data.from_disk(path, exclude=exclude)
+        return self
 
     @property
     def signature(self) -> str:

@@ -33,7 +33,8 @@ The LLM's `knowledge`:
 """
 
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from PIL import Image
 from spacy.language import Language
@@ -150,6 +151,40 @@ class ImageAligner:
     def __call__(self, doc: Doc) -> Doc:
         self.set_contexts([doc])
         return doc
+
+    def _backend_folders(self, path: Path) -> Iterator[Tuple[Any, Path]]:
+        """(backend, its folder) of every backend that serializes data (pipeline_data.py)."""
+        for group, backends in (("backends", self.backends), ("post_backends", self.post_backends)):
+            for key, backend in backends.items():
+                if callable(getattr(backend, "to_disk", None)) and callable(getattr(backend, "from_disk", None)):
+                    yield backend, path / group / key
+
+    def load_data(self) -> None:
+        """Read every backend's data files now (prompt templates, demonstration pools):
+        a missing or unreadable one fails here, before anything is saved or asked.
+        Raises FileNotFoundError, IsADirectoryError or ValueError naming the file."""
+        for backend in [*self.backends.values(), *self.post_backends.values()]:
+            data = getattr(backend, "data", None)
+            if data is not None:
+                data.load_all()
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        """Save the data files the backends read (prompt templates, demonstration pools and
+        their vectors, ...) into the pipeline, `path/<backends|post_backends>/<key>/`, so that
+        the pipeline loads anywhere. Raises what a backend raises for a missing or unreadable file."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for backend, folder in self._backend_folders(path):
+            backend.to_disk(folder)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ImageAligner":
+        """Read the backends' data from the pipeline from now on (a pipeline saved without
+        any, e.g. by an older spacy-ita, reads the files its config names)."""
+        path = Path(path)
+        for backend, folder in self._backend_folders(path):
+            if folder.is_dir():
+                backend.from_disk(folder)
+        return self
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: Optional[int] = None) -> Iterator[Doc]:
         for docs in minibatch(stream, size=batch_size or self.batch_size):

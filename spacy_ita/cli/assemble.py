@@ -48,7 +48,7 @@ def assemble(
             gpu=gpu,
             generators=generators.configs(),
         )
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # a bad option, a generator file missing or unreadable
         msg.fail(str(err), exits=1)
     msg.good(f"Saved {output}: {' -> '.join(nlp.pipe_names)}")
     report_context_kinds(nlp)

@@ -3,7 +3,7 @@
 retriever's too."""
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 TRANSPORT_SETTINGS = ("max_in_flight", "timeout", "max_retries")  # spacy_ita.ChatEndpoint.v1
 KNOWLEDGE_SETTINGS = ("max_tokens", "max_words")  # spacy_ita.LLMKnowledge.v1
@@ -42,7 +42,7 @@ def generator_configs(
     generation = {key: settings[key] for key in KNOWLEDGE_SETTINGS if settings.get(key) is not None}
     configs: Dict[str, Optional[Dict[str, Any]]] = {"knowledge": None, "description": None, "kb": None}
     if kb:
-        configs["kb"] = {"@misc": "spacy_ita.KBRetriever.v1", "sources": [kb_source_spec(source) for source in kb]}
+        configs["kb"] = {"@misc": "spacy_ita.KBRetriever.v1", "sources": [str(source) for source in kb]}
     if model:
         if not base_url:
             raise ValueError("--model needs --base-url (the endpoint, e.g. http://127.0.0.1:8080/v1)")
@@ -67,13 +67,6 @@ def generator_configs(
             "prompt": _path(description_prompt),
         }
     return configs
-
-
-def kb_source_spec(source: Union[str, Path]) -> str:
-    """A packaged source's name as it is; a file's absolute path (Ray workers start elsewhere)."""
-    from .kb_sources import PACKAGED_SOURCES
-
-    return str(source) if str(source) in PACKAGED_SOURCES else str(Path(source).resolve())
 
 
 def _path(path: Optional[Path]) -> Optional[str]:

@@ -13,15 +13,21 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..aligners.backend import shared_model
+from ..pipeline_data import PipelineData, check_data_file
 from ..resources import resolve_model
 from ..visual_context import normalize_context
 
 logger = logging.getLogger("spacy_ita")
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+# A selector saved in a pipeline (DemonstrationSelector.to_disk): the pool as a pool file,
+# its embeddings, and the embedder and pool size they were made with.
+POOL_FILE = "pool.jsonl"
+VECTORS_FILE = "vectors.npy"
+VECTORS_META = "vectors.json"
 
 
 @dataclass
@@ -42,7 +48,7 @@ def read_demonstrations(path: Union[str, Path], answer_field: str = "knowledge")
     """A pool file: one JSON object a line with `text`, the answer in `answer_field`
     and any context kinds (`caption`, `ocr`, ...). Lines without text or answer are
     skipped with a warning. Raises FileNotFoundError / ValueError (invalid JSON, file:line)."""
-    path = Path(path)
+    path = check_data_file(path, "demonstration pool")
     pool = []
     with path.open(encoding="utf8") as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -60,6 +66,17 @@ def read_demonstrations(path: Union[str, Path], answer_field: str = "knowledge")
             context["knowledge"] = ""  # the answer is not a context of its own demonstration
             pool.append(Demonstration(text=text, answer=answer, context=context, id=str(record.get("id", ""))))
     return pool
+
+
+def write_demonstrations(
+    pool: Sequence[Demonstration], path: Union[str, Path], answer_field: str = "knowledge"
+) -> None:
+    """Write `pool` as a pool file `read_demonstrations` reads back (the empty kinds left out)."""
+    with Path(path).open("w", encoding="utf8") as handle:
+        for demo in pool:
+            kinds = {kind: value for kind, value in demo.context.items() if value and kind != answer_field}
+            record = {"id": demo.id, "text": demo.text, answer_field: demo.answer, **kinds}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 class SentenceEmbedder:
@@ -109,16 +126,73 @@ class DemonstrationSelector:
         self.embedder = embedder or SentenceEmbedder()
         self._pool_vectors: Optional[Any] = None  # (pool size, dim) array, embedded on first use
 
+    @property
+    def pool_vectors(self) -> Any:
+        """(pool size, dim) unit vectors of the pool, embedded on first use."""
+        if self._pool_vectors is None:
+            self._pool_vectors = self.embedder([similarity_text(d.text, d.context) for d in self.pool])
+        return self._pool_vectors
+
     def select(self, items: Sequence[tuple]) -> List[List[Demonstration]]:
         """For each `(text, context)`, its demonstrations, least similar first."""
         if not self.k:
             return [[] for _ in items]
-        if self._pool_vectors is None:
-            self._pool_vectors = self.embedder([similarity_text(d.text, d.context) for d in self.pool])
         queries = self.embedder([similarity_text(text, context) for text, context in items])
-        scores = queries @ self._pool_vectors.T
+        scores = queries @ self.pool_vectors.T
         chosen = []
         for row in scores:
             nearest = row.argsort()[::-1][: self.k]
             chosen.append([self.pool[i] for i in reversed(nearest)])
         return chosen
+
+    def to_disk(self, path: Union[str, Path]) -> None:
+        """Save the pool (a pool file) and its vectors (embedded now if they were not) into the folder `path`."""
+        import numpy
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_demonstrations(self.pool, path / POOL_FILE)
+        if self.k:
+            numpy.save(path / VECTORS_FILE, self.pool_vectors, allow_pickle=False)
+            meta = {"embedder": getattr(self.embedder, "model_name", None), "rows": len(self.pool)}
+            (path / VECTORS_META).write_text(json.dumps(meta) + "\n", encoding="utf8")
+
+    @classmethod
+    def from_disk(
+        cls, path: Union[str, Path], k: int, embedder: Optional[SentenceEmbedder] = None
+    ) -> "DemonstrationSelector":
+        """A selector over the pool saved in the folder `path`, with its saved vectors when they
+        were made by this embedder (else the pool is embedded again on first use)."""
+        import numpy
+
+        path = Path(path)
+        selector = cls(read_demonstrations(path / POOL_FILE), k, embedder)
+        if (path / VECTORS_META).is_file():
+            meta = json.loads((path / VECTORS_META).read_text(encoding="utf8"))
+            same_embedder = meta.get("embedder") == getattr(selector.embedder, "model_name", None)
+            if same_embedder and meta.get("rows") == len(selector.pool):
+                selector._pool_vectors = numpy.load(path / VECTORS_FILE, allow_pickle=False)
+            else:
+                logger.info("%s: vectors of another embedder or pool; the pool is embedded again", path)
+        return selector
+
+    @classmethod
+    def declare(
+        cls,
+        data: PipelineData,
+        load_pool: Callable[[], List[Demonstration]],
+        *,
+        source: Any,
+        k: int,
+        embedder: Optional[SentenceEmbedder] = None,
+    ) -> None:
+        """Declare the selector as item "demonstrations" of a backend's `data`
+        (pipeline_data.py): `load_pool()` reads the pool from the config's files on first
+        use; the pipeline keeps the pool and its vectors, not the files it was joined from."""
+        data.add(
+            "demonstrations",
+            source=source,
+            load=lambda: cls(load_pool(), k, embedder),
+            save=lambda selector, path: selector.to_disk(path),
+            load_saved=lambda path: cls.from_disk(path, k, embedder),
+        )

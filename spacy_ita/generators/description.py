@@ -10,6 +10,7 @@ others' (the model name, the prompt text, the settings; never the URL or the key
 
 import base64
 import io
+import json
 from typing import Any, Dict, List, Optional
 
 from PIL import Image
@@ -32,17 +33,38 @@ def image_data_url(image: Image.Image, max_side: int, quality: int = 90) -> str:
 class VLMDescription(AlignmentBackend):
     """Images -> one cleaned description each (None when no usable answer came: not cached).
 
+    template: the prompt; None: read from `prompt` (a template file, carried in the
+    pipeline; None: the shipped description.txt) on first use.
     `summary` accumulates the requests, failures, tokens and seconds of every call.
     """
 
     kind = "description"
 
-    def __init__(self, endpoint: ChatEndpoint, template: PromptTemplate, **settings: Any) -> None:
-        # The prompt text is a setting: a new prompt must not hit answers to the old one.
-        super().__init__(model=endpoint.model, system=template.system, user=template.user, **settings)
+    def __init__(
+        self,
+        endpoint: ChatEndpoint,
+        template: Optional[PromptTemplate] = None,
+        *,
+        prompt: Optional[str] = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(model=endpoint.model, **settings)
         self.endpoint = endpoint
-        self.template = template
+        self._template = template
+        if template is None:
+            PromptTemplate.declare(self.data, prompt, "description.txt")
         self.summary = GenerationSummary()
+
+    @property
+    def template(self) -> PromptTemplate:
+        return self._template or self.data.get("prompt")
+
+    @property
+    def signature(self) -> str:
+        # The prompt text is part of it: a new prompt must not hit answers to the old one.
+        described = json.loads(super().signature)
+        described.update(system=self.template.system, user=self.template.user)
+        return json.dumps(described, sort_keys=True)
 
     @property
     def model(self) -> Any:
@@ -88,7 +110,7 @@ def create_vlm_description(
     spacy_ita.ChatEndpoint.v1 (where the model is, and the name of the key's variable)."""
     return VLMDescription(
         endpoint,
-        PromptTemplate.load(prompt, "description.txt"),
+        prompt=prompt,
         max_side=max_side,
         max_tokens=max_tokens,
         temperature=temperature,

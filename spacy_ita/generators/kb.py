@@ -41,14 +41,16 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.util import registry
 
 from ..aligners.backend import shared_model
 from ..aligners.cache import AlignmentCache
+from ..pipeline_data import PipelineData
 from .client import GenerationSummary
-from .kb_sources import KBSource, parse_sources
+from .kb_sources import KBSource, check_kb_file, parse_sources
 
 # Bump when the stored form of an answer changes, so old cache entries stop matching.
 CACHE_FORMAT = 1
@@ -205,8 +207,10 @@ class KBRetriever:
     """Writes the `kb` kind of posts from knowledge bases (module docstring: the rule).
 
     sources (List[str]): KB files (JSONL/CSV/Parquet) and packaged sources
-        (`kb_sources.PACKAGED_SOURCES`), in priority order. Checked here (a missing
-        file or extra raises FileNotFoundError / ImportError); read on first use.
+        (`kb_sources.PACKAGED_SOURCES`), in priority order. A missing extra raises
+        ImportError here; files are read on first use (FileNotFoundError, ValueError),
+        and are `data` (pipeline_data.PipelineData): a pipeline's `to_disk` saves a copy
+        inside it, which its `from_disk` reads, so a packaged pipeline loads anywhere.
     max_words (int): the written text's cap in words, cut at an entity.
     description_words (int): each entity's description cut to this many words.
     entities_per_mention (int): entities written per mention at most.
@@ -232,6 +236,10 @@ class KBRetriever:
         if max_words < 1 or description_words < 1 or entities_per_mention < 1:
             raise ValueError("max_words, description_words and entities_per_mention must be at least 1")
         self.sources = parse_sources(list(sources))
+        self.data = PipelineData()
+        for number, source in enumerate(self.sources):
+            if source.packaged is None:
+                self.data.add_file(self._file_item(number), source.spec, read=check_kb_file, what="KB file")
         self.max_words = max_words
         self.description_words = description_words
         self.entities_per_mention = entities_per_mention
@@ -239,11 +247,32 @@ class KBRetriever:
         self.min_chars = min_chars
         self._identities: Optional[List[str]] = None
 
+    @staticmethod
+    def _file_item(number: int) -> str:
+        return f"kb{number}"
+
+    def resolved_sources(self) -> List[KBSource]:
+        """The sources with each file at the path read now: the config's, or the pipeline's copy."""
+        return [
+            source if source.packaged is not None else KBSource(str(self.data.get(self._file_item(number))))
+            for number, source in enumerate(self.sources)
+        ]
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        """Save the KB files inside a pipeline (the aligner calls this with its folder for this backend)."""
+        self.data.to_disk(path, exclude=exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "KBRetriever":
+        """Read the KB files from a pipeline's copies from now on."""
+        self.data.from_disk(path, exclude=exclude)
+        self._identities = None
+        return self
+
     @property
     def identities(self) -> List[str]:
         """Each source's package version or content digest (read once)."""
         if self._identities is None:
-            self._identities = [source.identity() for source in self.sources]
+            self._identities = [source.identity() for source in self.resolved_sources()]
         return self._identities
 
     @property
@@ -265,7 +294,7 @@ class KBRetriever:
     @property
     def index(self) -> KBIndex:
         """The KB, built on first use and shared by retrievers of the same sources in a process."""
-        return shared_model(("KBIndex", tuple(self.identities)), lambda: KBIndex(self.sources))
+        return shared_model(("KBIndex", tuple(self.identities)), lambda: KBIndex(self.resolved_sources()))
 
     def mentions(self, text: str, ocr: Sequence[str] = ()) -> List[Mention]:
         """The kept mentions of a post and its OCR lines, ranked (module docstring, steps 3-4)."""

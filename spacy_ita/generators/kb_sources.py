@@ -149,11 +149,13 @@ def read_kb_file(path: Path) -> Iterator[KBRecord]:
         raise ValueError(f"KB {path}: no readable entity (each row needs a 'name')")
 
 
-def check_kb_file(path: Path) -> None:
+def check_kb_file(path: Path) -> Path:
+    """`path` when it is a KB file of a known format; FileNotFoundError, ValueError otherwise."""
     if not path.is_file():
         raise FileNotFoundError(f"KB file not found: {path}")
     if path.suffix.lower() not in KB_SUFFIXES:
         raise ValueError(f"KB {path}: unknown format '{path.suffix}', expected one of {', '.join(KB_SUFFIXES)}")
+    return path
 
 
 def file_digest(path: Path) -> str:
@@ -238,12 +240,10 @@ class KBSource:
         return Path(self.spec)
 
     def check(self) -> None:
-        """Cheap checks at construction (the KB itself loads on first use): ImportError for a
-        packaged source whose extra is missing, FileNotFoundError / ValueError for a file."""
+        """The check at construction, which reads no file (a pipeline's copy of a KB file is
+        found only after `from_disk`): ImportError for a packaged source whose extra is missing."""
         if self.packaged is not None:
             self.packaged.check_installed(self.spec)
-        else:
-            check_kb_file(self.path)
 
     def identity(self) -> str:
         """What the entities depend on: the package's name and version, or the file's content."""

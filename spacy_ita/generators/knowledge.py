@@ -11,14 +11,16 @@ model name, the full prompt and the settings; never the URL or the key).
 
 import hashlib
 import json
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.util import registry
 
 from ..aligners.cache import AlignmentCache
+from ..pipeline_data import PipelineData
 from ..visual_context import CONTEXT_KINDS
 from .client import ChatEndpoint, GenerationSummary
-from .demonstrations import DemonstrationSelector, read_demonstrations
+from .demonstrations import Demonstration, DemonstrationSelector, read_demonstrations
 from .prompts import PromptTemplate, clean_answer, render_contexts
 
 # Bump when the stored form of an answer changes, so old cache entries stop matching.
@@ -38,12 +40,18 @@ class LLMKnowledge:
     """Writes the `knowledge` kind of posts with a chat LLM.
 
     endpoint (ChatEndpoint): where the model is served.
-    template (PromptTemplate): [system] instruction and [user] message with
-        `$text` and `$contexts`.
+    template (Optional[PromptTemplate]): [system] instruction and [user] message with
+        `$text` and `$contexts`; None: read from the file `prompt` on first use (the
+        shipped knowledge.txt without one).
     selector (Optional[DemonstrationSelector]): the k most similar annotated
-        examples, shown as earlier user/assistant turns; None: zero-shot.
+        examples, shown as earlier user/assistant turns; None: zero-shot, or the
+        selector declared in `data` (`create_llm_knowledge`).
     max_tokens, temperature: generation settings (temperature 0: deterministic).
     max_words (int): the cleaned answer's cap in words.
+
+    The prompt file and the demonstrations (pool and vectors) are `data`
+    (pipeline_data.PipelineData): saved inside a pipeline by `to_disk`, read from
+    there after `from_disk`, so that an assembled pipeline loads anywhere.
     """
 
     kind = "knowledge"
@@ -53,19 +61,42 @@ class LLMKnowledge:
     def __init__(
         self,
         endpoint: ChatEndpoint,
-        template: PromptTemplate,
+        template: Optional[PromptTemplate] = None,
         *,
+        prompt: Optional[str] = None,
         selector: Optional[DemonstrationSelector] = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
         max_words: int = 100,
     ) -> None:
         self.endpoint = endpoint
-        self.template = template
-        self.selector = selector
+        self.data = PipelineData()
+        self._template = template
+        if template is None:
+            PromptTemplate.declare(self.data, prompt, "knowledge.txt")
+        self._selector = selector
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.max_words = max_words
+
+    @property
+    def template(self) -> PromptTemplate:
+        return self._template or self.data.get("prompt")
+
+    @property
+    def selector(self) -> Optional[DemonstrationSelector]:
+        if self._selector is None and "demonstrations" in self.data:
+            return self.data.get("demonstrations")
+        return self._selector
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        """Save the prompt file and the demonstrations into the folder `path`."""
+        self.data.to_disk(path, exclude=exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "LLMKnowledge":
+        """Read the prompt and the demonstrations from the folder `path` from now on."""
+        self.data.from_disk(path, exclude=exclude)
+        return self
 
     @property
     def signature(self) -> str:
@@ -152,22 +183,22 @@ def create_llm_knowledge(
     spacy_ita.ChatEndpoint.v1 (where the model is, and the name of the key's variable)."""
     from .demonstrations import SentenceEmbedder
 
-    selector = None
+    knowledge = LLMKnowledge(
+        endpoint, prompt=prompt, max_tokens=max_tokens, temperature=temperature, max_words=max_words
+    )
     if examples and k > 0:
-        if examples_posts:
+
+        def load_pool() -> List[Demonstration]:
+            if not examples_posts:
+                return read_demonstrations(examples)
             from ..data.contexts import VisualSources
             from .run import read_demonstration_posts
 
             sources = VisualSources.load(contexts=examples_contexts or None)
-            pool = read_demonstration_posts(examples, examples_posts, sources)
-        else:
-            pool = read_demonstrations(examples)
-        selector = DemonstrationSelector(pool, k, SentenceEmbedder(embedder))
-    return LLMKnowledge(
-        endpoint,
-        PromptTemplate.load(prompt, "knowledge.txt"),
-        selector=selector,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        max_words=max_words,
-    )
+            return read_demonstration_posts(examples, examples_posts, sources)
+
+        source = {"examples": examples, "examples_posts": examples_posts, "examples_contexts": examples_contexts}
+        DemonstrationSelector.declare(
+            knowledge.data, load_pool, source=source, k=k, embedder=SentenceEmbedder(embedder)
+        )
+    return knowledge

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Union
 
+from ..pipeline_data import PipelineData, check_data_file
 from ..visual_context import context_pieces
 
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
@@ -52,12 +53,32 @@ class PromptTemplate:
         return cls(system=sections["system"], user=sections["user"], source=source)
 
     @classmethod
+    def read(cls, path: Union[str, Path]) -> "PromptTemplate":
+        """The template file at `path`. Raises FileNotFoundError, IsADirectoryError (a folder),
+        ValueError (not UTF-8 text, or a section missing or repeated), each naming the file."""
+        path = check_data_file(path, "prompt template")
+        try:
+            text = path.read_text(encoding="utf8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"prompt template {path} is not UTF-8 text: {err.reason} at byte {err.start}") from None
+        return cls.parse(text, source=str(path))
+
+    @classmethod
+    def shipped(cls, name: str) -> "PromptTemplate":
+        """A template shipped with the package (`prompts/<name>`, e.g. "knowledge.txt")."""
+        shipped = resources.files(__package__).joinpath("prompts", name)
+        return cls.parse(shipped.read_text(encoding="utf8"), source=f"default {name}")
+
+    @classmethod
     def load(cls, path: Optional[Union[str, Path]], default: str) -> "PromptTemplate":
         """The template file at `path`, or the shipped default `default` (e.g. "knowledge.txt")."""
-        if path:
-            return cls.parse(Path(path).read_text(encoding="utf8"), source=str(path))
-        shipped = resources.files(__package__).joinpath("prompts", default)
-        return cls.parse(shipped.read_text(encoding="utf8"), source=f"default {default}")
+        return cls.read(path) if path else cls.shipped(default)
+
+    @classmethod
+    def declare(cls, data: PipelineData, path: Optional[Union[str, Path]], default: str) -> None:
+        """Declare the template as item "prompt" of a backend's `data`: read on first use, the
+        user's file carried in the pipeline (pipeline_data.py), the shipped default without one."""
+        data.add_file("prompt", path, read=cls.read, default=lambda: cls.shipped(default), what="prompt template")
 
     def render_user(self, **values: Any) -> str:
         """Raises ValueError for a placeholder the template names and no value fills."""

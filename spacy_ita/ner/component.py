@@ -15,9 +15,11 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model, Optimizer, get_torch_default_device
 
 from .architecture import TaggerBatch, TaggerOutput, built_parts, model_tag_set, tagger_shim
+from .precision import AUTO as AUTO_PRECISION
+from .precision import resolve_precision
 from .reading import ContextReading, Pieces
 from .tags import TagSet
 from .views import (
@@ -71,6 +73,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         **DEFAULT_WEIGHTS.settings(),
         "context_order": list(DEFAULT_CONTEXT_ORDER),
         "context_kind_dropout": 0.0,
+        "precision": AUTO_PRECISION,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -87,6 +90,7 @@ def make_ita_ner(
     text_nll_weight: float,
     context_order: List[str],
     context_kind_dropout: float,
+    precision: str,
     scorer: Optional[Callable],
 ) -> "ITANER":
     """Construct the ITA tagger: one transformer + CRF that reads each post in
@@ -115,6 +119,12 @@ def make_ita_ner(
     context_kind_dropout (float): in training, each kind is left out of a post's
         cross view with this probability, so that the model keeps its gain when
         some kinds are missing at inference. In [0, 1).
+    precision (str): what the encoder computes in, in training and inference:
+        "auto" (bf16 autocast where the device has native bf16 matrix units,
+        AMX-BF16 / AVX512-BF16 on a CPU, else fp32), "bf16" or "fp32". Resolved
+        on the machine that runs; the CRF, the loss and the weights stay fp32
+        (`spacy_ita/ner/precision.py`). Not a property of the weights: a pipeline
+        trained in one precision loads and predicts in the other.
     scorer (Optional[Callable]): scores `doc.ents`; spaCy's NER scorer by default.
     """
     weights = LossWeights.from_settings(locals())  # the weights' arguments, by their setting names
@@ -127,6 +137,7 @@ def make_ita_ner(
         loss_weights=weights,
         context_order=context_order,
         context_kind_dropout=context_kind_dropout,
+        precision=precision,
         scorer=scorer,
     )
 
@@ -163,12 +174,16 @@ class ITANER(TrainablePipe):
         loss_weights: LossWeights = DEFAULT_WEIGHTS,
         context_order: Sequence[str] = DEFAULT_CONTEXT_ORDER,
         context_kind_dropout: float = 0.0,
+        precision: str = AUTO_PRECISION,
         scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
+        # Not in `cfg`, which a saved pipeline restores over the loading config: the
+        # precision is always the loading pipeline's setting.
+        self.precision = precision
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "views": list(check_views(views)),
@@ -198,6 +213,22 @@ class ITANER(TrainablePipe):
     def tag_set(self) -> Optional[TagSet]:
         """The model's BIO tag set; None until the model is initialized or loaded."""
         return model_tag_set(self.model)
+
+    @property
+    def precision(self) -> str:
+        """The encoder's precision setting ("auto", "bf16" or "fp32"); see `make_ita_ner`."""
+        return tagger_shim(self.model).precision
+
+    @precision.setter
+    def precision(self, precision: str) -> None:
+        tagger_shim(self.model).precision = precision
+
+    @property
+    def compute_precision(self) -> str:
+        """What the encoder computes in on this machine and the model's device: "bf16" or "fp32"."""
+        shim = tagger_shim(self.model)
+        device = shim.device if shim.is_built else get_torch_default_device()
+        return resolve_precision(self.precision, device.type)
 
     @property
     def inference_view(self) -> str:

@@ -17,6 +17,7 @@ from thinc.util import torch2xp, xp2torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .inputs import ViewEncoder
+from .precision import AUTO, check_precision
 from .tagger import ITATaggerModule
 from .tags import TagSet
 
@@ -28,6 +29,20 @@ class ITATaggerShim(PyTorchShim):
         self.tokenizer: Optional[PreTrainedTokenizerBase] = None
         self.tag_set: Optional[TagSet] = None
         self.view_encoder: Optional[ViewEncoder] = None
+        # Not in `settings` (which `to_bytes` saves): the precision is the loading
+        # pipeline's setting (`ita_ner`'s `precision`), resolved on the machine that runs.
+        self._precision = AUTO
+
+    @property
+    def precision(self) -> str:
+        """The encoder's precision setting: "auto", "bf16" or "fp32" (`precision.py`)."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, precision: str) -> None:
+        self._precision = check_precision(precision)
+        if self._model is not None:
+            self._model.precision = self._precision
 
     @property
     def is_built(self) -> bool:
@@ -52,6 +67,7 @@ class ITATaggerShim(PyTorchShim):
             allowed_start=self.tag_set.allowed_start(),
             word_shape_dim=int(self.settings.get("word_shape_dim", 0)),
         )
+        self._model.precision = self._precision
         self._model.to(get_torch_default_device())
 
     def predict(self, inputs: ArgsKwargs) -> Any:

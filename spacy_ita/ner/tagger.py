@@ -10,6 +10,7 @@ from transformers import PreTrainedModel
 
 from .heads import CRF_HEAD, TagHead, tag_head
 from .inputs import EncodedView
+from .precision import AUTO, encoder_autocast
 from .views import ViewTraining, two_view_loss
 from .word_shape import N_SHAPES
 
@@ -32,13 +33,18 @@ class ITATaggerModule(nn.Module):
         self.word_shape = nn.Embedding(N_SHAPES, word_shape_dim) if word_shape_dim else None
         self.emission = nn.Linear(encoder.config.hidden_size + word_shape_dim, n_tags)
         self.head: TagHead = head_class(n_tags, allowed_transitions=allowed_transitions, allowed_start=allowed_start)
+        # "auto" / "bf16" / "fp32" (`precision.py`): a run-time choice the shim sets, not a weight.
+        self.precision = AUTO
 
     def emissions(self, view: EncodedView) -> Tensor:
         inputs = {"input_ids": view.input_ids, "attention_mask": view.attention_mask}
         if view.token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             inputs["token_type_ids"] = view.token_type_ids
-        hidden = self.encoder(**inputs).last_hidden_state
-        features = hidden[view.word_rows, view.word_positions]  # first subwords: [docs, words, hidden]
+        # Only the encoder in bf16 (where `precision` says so): the emission layer, the
+        # head and the loss read fp32 features.
+        with encoder_autocast(self.precision, view.input_ids.device):
+            hidden = self.encoder(**inputs).last_hidden_state
+        features = hidden[view.word_rows, view.word_positions].float()  # first subwords: [docs, words, hidden]
         if self.word_shape is not None:
             features = torch.cat([features, self.word_shape(view.word_shapes)], dim=-1)
         return self.emission(self.dropout(features))

@@ -72,6 +72,9 @@ class ReplayTags(ITANER):
     """The real ita_ner component (score_views finds it as one and switches its
     view) with its model replaced by given BIO tags, set spaCy's way."""
 
+    # A plain attribute for ITANER's precision property (#29), which reads the encoder's shim: none here.
+    precision = "auto"
+
     def __init__(self, vocab, name):
         super().__init__(vocab, Model("replay_tags", lambda model, X, is_train: (X, lambda dY: dY)), name)
         self.predictions = {}

@@ -44,6 +44,7 @@ setup(
     extras_require={
         "ray": read_requirements("requirements-ray.txt"),
         "llm": read_requirements("requirements-llm.txt"),
+        "kb": read_requirements("requirements-kb.txt"),
     },
     entry_points={
         "spacy_factories": [
@@ -64,6 +65,7 @@ setup(
             "spacy_ita.AlignmentCache.v1 = spacy_ita.aligners.cache:create_alignment_cache",
             "spacy_ita.ChatEndpoint.v1 = spacy_ita.generators.client:create_chat_endpoint",
             "spacy_ita.LLMKnowledge.v1 = spacy_ita.generators.knowledge:create_llm_knowledge",
+            "spacy_ita.KBRetriever.v1 = spacy_ita.generators.kb:create_kb_retriever",
             "spacy_ita.VLMDescription.v1 = spacy_ita.generators.description:create_vlm_description",
             "spacy_ita.installed_model_dir.v1 = spacy_ita.resources:installed_model_dir",
         ],

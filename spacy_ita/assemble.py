@@ -12,11 +12,12 @@ aligner leaves docs without an image, and their contexts, untouched).
 The vision models load on the first image, not at `spacy.load`.
 
 A model trained on generated contexts (`generate-contexts`: an LLM's `knowledge`,
-a VLM's `description`) gets the same generators, so that it reads on new posts
-the kinds it was trained on; without an endpoint named, nothing changes. The
-generators' files (prompt templates, the demonstration pool and its vectors) are
-saved inside the pipeline (pipeline_data.py), so that it loads anywhere, e.g. after
-`spacy package`.
+a VLM's `description`, the `kb` texts of knowledge bases) gets the same generators,
+so that it reads on new posts the kinds it was trained on; without an endpoint or a
+KB named, nothing changes. With a KB, `nlp(text)` reads the `kb` kind too. The
+generators' files (prompt templates, the demonstration pool and its vectors, KB
+files) are saved inside the pipeline (pipeline_data.py), so that it loads anywhere,
+e.g. after `spacy package`.
 """
 
 from pathlib import Path
@@ -46,7 +47,8 @@ def assemble_pipeline(
 
     `ocr`: an OCR engine name ("rapidocr", "easyocr"), "none", or True/False.
     generators: the registered generators' configs by kind (`generator_configs`):
-    a `description` VLM joins the image backends, a `knowledge` LLM the post backends.
+    a `description` VLM joins the image backends, a `knowledge` LLM and a `kb` retriever
+    the post backends (the retriever reads every doc, image or not).
     Their files are read before anything is saved, and saved inside the pipeline.
     Raises ValueError when no backend is enabled or the OCR engine is unknown,
     FileNotFoundError / IsADirectoryError / ValueError for a generator file that is
@@ -57,7 +59,8 @@ def assemble_pipeline(
     backends = backend_configs(ocr=ocr, detector=detector, caption_model=caption_model or None, gpu=gpu)
     if generators.get("description"):
         backends["description"] = generators["description"]
-    post_backends = {"knowledge": generators["knowledge"]} if generators.get("knowledge") else {}
+    # The kb retriever first: the knowledge prompt then shows its text, as generate-contexts made it.
+    post_backends = {kind: generators[kind] for kind in ("kb", "knowledge") if generators.get(kind)}
     if not any(backends.values()) and not post_backends:
         raise ValueError("No backend enabled: use OCR, a detector, a caption model or a generator.")
     nlp = spacy.load(model_dir)

@@ -7,11 +7,14 @@ Doc.to_bytes) and JSON (the per-image context files) without custom code:
      "caption": "a man standing in front of a bus",
      "ocr": ["STOP", "Main St"],
      "description": "A long description of the image ...",
-     "knowledge": "Auxiliary text about the post, e.g. an LLM's reading of it ..."}
+     "knowledge": "Auxiliary text about the post, e.g. an LLM's reading of it ...",
+     "kb": "Taylor Swift: American singer-songwriter; London: city, United Kingdom"}
 
 `objects`, `ocr` and `caption` are what the aligner computes from an image;
 `description` (a long text about the image) and `knowledge` (text about the
-post that is not from the image alone) come from elsewhere. The tagger does not
+post that is not from the image alone) come from elsewhere; `kb` is what knowledge
+bases say about the entities the post (and its OCR lines) name, retrieved for every
+post with text, image or not (`generators/kb.py`). The tagger does not
 care where a kind came from: each is one piece of text after the post.
 """
 
@@ -21,9 +24,9 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 logger = logging.getLogger("spacy_ita")
 
 # Kinds holding one string, and kinds holding a list.
-TEXT_KINDS = ("caption", "description", "knowledge")
+TEXT_KINDS = ("caption", "description", "knowledge", "kb")
 LIST_KINDS = ("objects", "ocr")
-CONTEXT_KINDS = ("caption", "objects", "ocr", "description", "knowledge")
+CONTEXT_KINDS = ("caption", "objects", "ocr", "description", "knowledge", "kb")
 # Fields a context record may carry beside its kinds without a warning.
 RECORD_FIELDS = ("image_id",)
 

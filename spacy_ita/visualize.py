@@ -58,6 +58,10 @@ def _chips(texts: Iterable[str]) -> str:
     return "".join(f'<span class="ita-chip">{html.escape(t)}</span>' for t in texts)
 
 
+# The kinds shown only when present, and their headings.
+EXTRA_LABELS = {"description": "Description", "knowledge": "Knowledge", "kb": "Knowledge base"}
+
+
 def context_html(context: Optional[Dict[str, Any]]) -> str:
     """The visual contexts as a definition list; every string from the image is escaped."""
     ctx = normalize_context(context)
@@ -67,9 +71,7 @@ def context_html(context: Optional[Dict[str, Any]]) -> str:
     ocr = _chips(ctx["ocr"])
     # Texts that come from elsewhere than the aligner: shown only when present.
     extra = "".join(
-        f"<dt>{kind.capitalize()}</dt><dd>{html.escape(ctx[kind])}</dd>"
-        for kind in ("description", "knowledge")
-        if ctx[kind]
+        f"<dt>{EXTRA_LABELS[kind]}</dt><dd>{html.escape(ctx[kind])}</dd>" for kind in EXTRA_LABELS if ctx[kind]
     )
     return (
         '<dl class="ita-context">'

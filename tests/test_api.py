@@ -62,6 +62,7 @@ def test_text_only_and_precomputed_context(nlp):
         "ocr": ["PARIS"],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }  # untouched by the aligner
 
 
@@ -85,7 +86,7 @@ def test_as_tuples_pattern(nlp):
     got = [(row["id"], doc._.visual_context) for doc, row in nlp.pipe(pairs, as_tuples=True)]
     assert got[0] == (
         1,
-        {"objects": [], "caption": "a red square", "ocr": [], "description": "", "knowledge": ""},
+        {"objects": [], "caption": "a red square", "ocr": [], "description": "", "knowledge": "", "kb": ""},
     ) and got[1] == (2, None)
 
 

@@ -250,3 +250,24 @@ def test_a_generator_file_that_cannot_be_read_is_a_clear_error_and_nothing_is_sa
     assert result.exit_code == 1 and f"prompt template {tmp_path / prompt} " in said, said
     assert "Traceback" not in said and ("does not exist" in said or "is a folder, not a file" in said)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_assembled_pipeline_carries_its_kb_and_reads_it_on_text(cli, model_dir, tmp_path, monkeypatch):
+    """Issue #31: `assemble --kb FILE` puts the retriever in the pipeline with a copy of the KB; the
+    pipeline moved to another folder, the original KB deleted, `nlp(text)` still reads the `kb` kind."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "players.jsonl").write_text(json.dumps({"name": "Kevin Durant", "description": "basketball player"}))
+    monkeypatch.chdir(work)  # a relative path, as a user types it
+    result = cli(model_dir, tmp_path / "assembled", "--ocr", "none", "--detector", "none", "--kb", "players.jsonl")
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree(work)
+    moved = tmp_path / "elsewhere" / "pipeline"
+    shutil.copytree(tmp_path / "assembled", moved)
+    shutil.rmtree(tmp_path / "assembled")
+    assert "players.jsonl" in (moved / "config.cfg").read_text() and str(work) not in (moved / "config.cfg").read_text()
+    nlp = spacy.load(moved)
+    doc = nlp("Kevin Durant joins the Warriors")
+    assert doc._.visual_context["kb"] == "Kevin Durant: basketball player"
+    assert nlp.get_pipe("ita_ner").view_for(doc) == "cross_modal"

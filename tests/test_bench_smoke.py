@@ -247,3 +247,18 @@ def test_bad_settings_stop_the_benchmark_before_any_data_is_prepared(tmp_path, c
     assert "trf_ner" not in args.systems and args.systems
     assert "trf_ner left out" in capsys.readouterr().out
     assert "trf_ner" in bench_real_data.parse_args(base).systems
+
+
+def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
+    """benchmarks/bench_kb.py: gold spans as conlleval reads BIO, and both matchers' rows (few names)."""
+    import bench_kb
+
+    assert bench_kb.gold_spans(["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-MISC"]) == [
+        (0, 2, "PER"),
+        (3, 4, "LOC"),
+        (4, 5, "ORG"),
+        (5, 6, "MISC"),
+    ]
+    out = run_benchmark("bench_kb.py", "--no-kb", "--matchers", "2000", timeout=300)
+    rows = [line for line in out.splitlines() if line.startswith(("| ahocorasick-rs", "| spaCy PhraseMatcher"))]
+    assert len(rows) == 2 and rows[0].split("|")[-2] == rows[1].split("|")[-2]  # the same matches

@@ -17,6 +17,7 @@ CONTEXT = {
     "ocr": ["TAYLOR SWIFT", "THE ERAS TOUR"],
     "description": "Two men stand on a stage under a banner that reads THE ERAS TOUR.",
     "knowledge": "Named entities: 1. Taylor Swift (person/singer)",
+    "kb": "Taylor Swift: American singer-songwriter",
 }
 
 

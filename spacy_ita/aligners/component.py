@@ -10,7 +10,15 @@ captioner is added by naming a model:
 
 and a default backend is turned off with `objects = null` under
 [components.image_aligner.backends]. Post backends read the post's text and the
-contexts the image backends made (the `knowledge` of an LLM, PGIM's way):
+contexts the image backends made (the `knowledge` of an LLM, PGIM's way), or,
+for every doc with text, image or not, what knowledge bases say about the post's
+entities (`kb`):
+
+    [components.image_aligner.post_backends.kb]
+    @misc = "spacy_ita.KBRetriever.v1"
+    sources = ["players.jsonl", "geonames"]
+
+The LLM's `knowledge`:
 
     [components.image_aligner.post_backends.knowledge]
     @misc = "spacy_ita.LLMKnowledge.v1"
@@ -84,7 +92,8 @@ def make_image_aligner(
     post_backends (Dict[str, Optional[Any]]): backends that read the post's
         text and the contexts above and write one kind (`generate(items, cache)`
         like `spacy_ita.LLMKnowledge.v1`); run after `backends`, on the docs
-        with an image. Default: none.
+        with an image, or on every doc with text for a backend whose
+        `needs_image` is False (`spacy_ita.KBRetriever.v1`). Default: none.
     cache (Optional[AlignmentCache]): a directory cache of backend outputs by
         image content and backend settings (`spacy_ita.AlignmentCache.v1`), so
         that an image is aligned once across runs; None: no cache.
@@ -109,8 +118,9 @@ class ImageAligner:
 
     The kinds the backends produce replace those already in the doc's context
     (an empty result keeps what was there); other kinds are kept. Docs without
-    an image are left untouched; a doc whose image cannot be read gets an empty
-    context and a logged warning.
+    an image are left untouched by all but the post backends that need none
+    (`kb`); a doc whose image cannot be read gets an empty context and a logged
+    warning.
     """
 
     def __init__(
@@ -191,9 +201,11 @@ class ImageAligner:
             doc._.visual_context = merge_contexts(doc._.visual_context, context)
         for backend in self.post_backends.values():
             # Unusable answers are logged by the backend and leave the kind as it was.
-            items = [(str(i), doc.text, doc._.visual_context) for i, doc in enumerate(with_image)]
+            # A backend that reads the post alone (needs_image False: the `kb` retriever) runs on every doc.
+            read = with_image if getattr(backend, "needs_image", True) else [doc for doc in docs if doc.text.strip()]
+            items = [(str(i), doc.text, doc._.visual_context) for i, doc in enumerate(read)]
             answers, _ = backend.generate(items, self.cache)
-            for (key, _, _), doc in zip(items, with_image):
+            for (key, _, _), doc in zip(items, read):
                 doc._.visual_context = merge_contexts(doc._.visual_context, {backend.kind: answers.get(key)})
 
     def align(self, sources: List[Any]) -> List[Dict[str, Any]]:

@@ -1,6 +1,6 @@
 """`python -m spacy_ita generate-contexts POSTS OUTPUT`: knowledge and descriptions
-from an OpenAI-compatible endpoint, written as context JSONL. The job is
-`generators.run.generate_contexts`."""
+from an OpenAI-compatible endpoint, and what knowledge bases say about each post's
+entities (`--kb`), written as context JSONL. The job is `generators.run.generate_contexts`."""
 
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -49,7 +49,8 @@ def generate_contexts(
     workers: Annotated[Optional[List[str]], typer.Option(help="--engine ray: " + WORKERS_HELP)] = None,
     cpus_per_worker: CpusOption = None,
 ) -> None:
-    """Write `knowledge` (LLM) and `description` (VLM) contexts for every post of INPUT_PATH."""
+    """Write `knowledge` (LLM), `description` (VLM) and `kb` (knowledge bases) contexts for every post of
+    INPUT_PATH."""
     from ..batch.jobs import RayOptions
     from ..batch.pools import stage_pools
     from ..batch.posts import PostColumns

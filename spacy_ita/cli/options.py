@@ -45,6 +45,10 @@ def chosen_ocr(ocr: str, no_ocr: bool) -> str:
 
 KEY_HELP = "Name of the environment variable that holds the API key (the key itself is never an option)."
 REGISTERED_DEFAULT = " Default: the registered generator's."
+KB_HELP = (
+    "Knowledge base that writes `kb`: a .jsonl/.csv/.parquet file (name, aliases, type, description) or a "
+    "packaged source (geonames, wikipedia-vital: the kb extra); repeat for several, the first wins ties."
+)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class GeneratorOptions:
     examples_posts: Annotated[Optional[Path], typer.Option(help="Posts the --examples answers are keyed to.")] = None
     examples_contexts: Annotated[Optional[List[Path]], typer.Option(help="Context sources of --examples-posts.")] = None
     k: Annotated[int, typer.Option(min=0, help="Demonstrations per prompt, the most similar.")] = 2
+    kb: Annotated[Optional[List[str]], typer.Option("--kb", help=KB_HELP)] = None
     max_tokens: Annotated[
         Optional[int], typer.Option(min=1, help="Generated tokens per knowledge answer at most." + REGISTERED_DEFAULT)
     ] = None
@@ -87,7 +92,8 @@ class GeneratorOptions:
     ] = None
 
     def configs(self) -> Dict[str, Optional[Dict[str, Any]]]:
-        """{"knowledge": ..., "description": ...} (None: off). Raises ValueError for a model without endpoint."""
+        """{"knowledge": ..., "description": ..., "kb": ...} (None: off). Raises ValueError for a model
+        without endpoint."""
         from ..generators.configs import generator_configs
 
         settings = asdict(self)

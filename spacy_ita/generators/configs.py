@@ -1,5 +1,6 @@
 """The registered generators' configs from plain settings, as `generate-contexts` and
-`assemble` build them (the same generators in a job and in a pipeline)."""
+`assemble` build them (the same generators in a job and in a pipeline), the `kb`
+retriever's too."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -21,11 +22,13 @@ def generator_configs(
     examples_posts: Optional[Path] = None,
     examples_contexts: Optional[Sequence[Path]] = None,
     k: int = 2,
+    kb: Optional[Sequence[str]] = None,
     **settings: Any,
 ) -> Dict[str, Optional[Dict[str, Any]]]:
-    """{"knowledge": config or None, "description": config or None}: `model` writes
-    `knowledge` (spacy_ita.LLMKnowledge.v1), `description_model` writes `description`
-    (spacy_ita.VLMDescription.v1); unset, the kind is off.
+    """{"knowledge": config or None, "description": config or None, "kb": config or None}:
+    `model` writes `knowledge` (spacy_ita.LLMKnowledge.v1), `description_model` writes
+    `description` (spacy_ita.VLMDescription.v1), `kb` (KB files or packaged sources, in
+    priority order) writes `kb` (spacy_ita.KBRetriever.v1); unset, the kind is off.
 
     settings: max_tokens, max_words (knowledge), max_in_flight, timeout, max_retries (both);
     unset or None, the registered functions' defaults apply. The key is never in a config,
@@ -37,7 +40,9 @@ def generator_configs(
         **{key: settings[key] for key in TRANSPORT_SETTINGS if settings.get(key) is not None},
     }
     generation = {key: settings[key] for key in KNOWLEDGE_SETTINGS if settings.get(key) is not None}
-    configs: Dict[str, Optional[Dict[str, Any]]] = {"knowledge": None, "description": None}
+    configs: Dict[str, Optional[Dict[str, Any]]] = {"knowledge": None, "description": None, "kb": None}
+    if kb:
+        configs["kb"] = {"@misc": "spacy_ita.KBRetriever.v1", "sources": [str(source) for source in kb]}
     if model:
         if not base_url:
             raise ValueError("--model needs --base-url (the endpoint, e.g. http://127.0.0.1:8080/v1)")

@@ -55,6 +55,8 @@ class LLMKnowledge:
     """
 
     kind = "knowledge"
+    # In a pipeline, asked about the docs with an image (the aligner reads this).
+    needs_image = True
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ CONTEXT_LABELS = {
     "ocr": "Text in the image",
     "description": "Image description",
     "knowledge": "Knowledge",
+    "kb": "Knowledge base",
 }
 NO_CONTEXT = "Image: nothing known"
 

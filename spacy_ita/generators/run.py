@@ -1,7 +1,7 @@
-"""`generate-contexts`: write `knowledge` and `description` contexts for a file of posts.
+"""`generate-contexts`: write `knowledge`, `description` and `kb` contexts for a file of posts.
 
 The output is context JSONL (or a folder of part files), one row per post,
-`{"image_id": <post id>, "description": ..., "knowledge": ...}`: what `convert
+`{"image_id": <post id>, "description": ..., "kb": ..., "knowledge": ...}`: what `convert
 --contexts`, the corpus reader and `align-images` read and write. For an MNER
 `.txt` file the post id is its image id (`IMGID:`). Resumable: ids already in
 the output are skipped, and answers are cached by content (with a cache folder),
@@ -46,11 +46,13 @@ from ..visual_context import merge_contexts, normalize_context
 from .client import GenerationSummary
 from .demonstrations import Demonstration
 from .description import VLMDescription
+from .kb import KBRetriever
 from .knowledge import LLMKnowledge
 
 logger = logging.getLogger("spacy_ita")
 
-GENERATED_KINDS = ("description", "knowledge")
+# In the order they are made: the knowledge prompt shows the description and the kb text.
+GENERATED_KINDS = ("description", "kb", "knowledge")
 GENERATE_STAGE = "generate"
 
 
@@ -134,6 +136,7 @@ def generate_contexts(
     *,
     knowledge: Optional[LLMKnowledge] = None,
     description: Optional[VLMDescription] = None,
+    kb: Optional[KBRetriever] = None,
     configs: Optional[Dict[str, Optional[dict]]] = None,
     sources: Optional[VisualSources] = None,
     columns: PostColumns = PostColumns(),
@@ -149,10 +152,10 @@ def generate_contexts(
 ) -> ContextJobSummary:
     """Generate the enabled kinds for the posts of `input_path` not yet in `output`.
 
-    The generators are given built (`knowledge`, `description`) or as their registered
-    configs (`configs`, {"knowledge": {...}, "description": {...}}: what `engine="ray"`
-    needs, every worker builds its own). The description comes first, so that the
-    knowledge prompt can show it. `limit`: only the first N posts of the input (a fixed
+    The generators are given built (`knowledge`, `description`, `kb`) or as their registered
+    configs (`configs`, {"knowledge": {...}, "description": {...}, "kb": {...}}: what
+    `engine="ray"` needs, every worker builds its own). The description and the kb text
+    come first, so that the knowledge prompt can show them. `limit`: only the first N posts of the input (a fixed
     subset). `cache_dir`: the answer cache by content (or `cache`, an AlignmentCache).
     Raises ValueError when no generator is given or the output is or holds the input,
     NoReadablePostError (a ValueError) when every row of the input was unreadable (the
@@ -170,16 +173,18 @@ def generate_contexts(
         built = {kind: registry.resolve({"g": config or {}})["g"] for kind, config in configs.items()}
         if engine == "local":
             knowledge, description = knowledge or built.get("knowledge"), description or built.get("description")
-    if engine == "local" and knowledge is None and description is None or engine != "local" and not configs:
-        raise ValueError("No generator enabled: configure a knowledge LLM or a description VLM.")
-    # Their files (prompt templates, the demonstration pool) are read before anything is written or asked.
-    for generator in (knowledge, description, *built.values()):
+            kb = kb or built.get("kb")
+    none_built = knowledge is None and description is None and kb is None
+    if engine == "local" and none_built or engine != "local" and not configs:
+        raise ValueError("No generator enabled: configure a knowledge LLM, a description VLM or a knowledge base.")
+    # Their files (prompt templates, the demonstration pool, a KB file) are read before anything is written or asked.
+    for generator in (knowledge, description, kb, *built.values()):
         if generator is not None:
             generator.data.load_all()
     if cache is None and cache_dir is not None:
         cache = AlignmentCache(cache_dir)
     summary = ContextJobSummary()
-    enabled = configs if engine != "local" else {"knowledge": knowledge, "description": description}
+    enabled = configs if engine != "local" else {"knowledge": knowledge, "description": description, "kb": kb}
     kinds = [kind for kind in GENERATED_KINDS if enabled.get(kind)]
     summary.kinds = {kind: GenerationSummary() for kind in kinds}
     summary.failed = {kind: [] for kind in kinds}
@@ -204,7 +209,9 @@ def generate_contexts(
             raise NoReadablePostError(no_readable_post_message(Path(input_path), summary.bad_rows, columns))
         batches: Iterator[List[Dict[str, Any]]]
         if engine == "local":
-            batches = (generate_batch(p, description, knowledge, cache, summary) for p in minibatch(todo, batch_size))
+            batches = (
+                generate_batch(p, description, knowledge, cache, summary, kb=kb) for p in minibatch(todo, batch_size)
+            )
         else:
             batches = generate_on_ray(todo, configs, ray or RayOptions(), batch_size=batch_size, cache_dir=cache_dir)
         for rows in write_all(writer, batches, len(todo), "generate-contexts", progress, summary.timing):
@@ -226,7 +233,7 @@ class GenerateActor:
         from .. import generators  # noqa: F401  (registers the generators in the worker)
 
         built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
-        self.knowledge, self.description = built.get("knowledge"), built.get("description")
+        self.knowledge, self.description, self.kb = built.get("knowledge"), built.get("description"), built.get("kb")
         self.cache = AlignmentCache(cache_dir) if cache_dir else None
 
     def __call__(self, batch):
@@ -240,7 +247,8 @@ class GenerateActor:
             failed={kind: [] for kind in GENERATED_KINDS}, empty={kind: [] for kind in GENERATED_KINDS}
         )
         summary.kinds = {kind: GenerationSummary() for kind in GENERATED_KINDS}
-        return to_table(generate_batch(posts, self.description, self.knowledge, self.cache, summary), context_schema())
+        rows = generate_batch(posts, self.description, self.knowledge, self.cache, summary, kb=self.kb)
+        return to_table(rows, context_schema())
 
 
 def generate_on_ray(
@@ -276,9 +284,11 @@ def generate_batch(
     knowledge: Optional[LLMKnowledge],
     cache: Optional[AlignmentCache],
     summary: ContextJobSummary,
+    *,
+    kb: Optional[KBRetriever] = None,
 ) -> List[Dict[str, Any]]:
-    """The output rows of one batch: {image_id, <generated kinds>}, an empty answer as "";
-    a post whose kind failed (no usable answer, or its image unreadable) has no row."""
+    """The output rows of one batch: {image_id, <generated kinds>}, an empty answer (for `kb`: no
+    entity found) as ""; a post whose kind failed (no usable answer, or its image unreadable) has no row."""
     contexts = {post.id: normalize_context(post.visual_context) for post in posts}
     rows = {post.id: {"image_id": post.id} for post in posts}
     failed: Set[str] = set()
@@ -302,12 +312,17 @@ def generate_batch(
         for post, (aligned, missing) in zip(with_image, aligner.align_reporting([post.image for post in with_image])):
             record("description", post.id, None if missing else aligned.get("description") or "")
         summary.kinds["description"].add(_since(description.summary, before))
-    if knowledge is not None:
+    # kb first: the knowledge prompt reads what the knowledge bases say.
+    for kind, backend in (("kb", kb), ("knowledge", knowledge)):
+        if backend is None:
+            continue
         asked = [post for post in posts if post.id not in failed]  # not written anyway: asked again on rerun
-        answers, run = knowledge.generate([(post.id, post.text, contexts[post.id]) for post in asked], cache)
-        summary.kinds["knowledge"].add(run)
+        answers, run = backend.generate([(post.id, post.text, contexts[post.id]) for post in asked], cache)
+        summary.kinds[kind].add(run)
         for post in asked:
-            record("knowledge", post.id, answers.get(post.id))
+            # A KB that knows no entity of a post has answered: an empty answer, never a failure.
+            answer = answers.get(post.id)
+            record(kind, post.id, answer or "" if kind == "kb" else answer)
     return [row for post_id, row in rows.items() if post_id not in failed]
 
 

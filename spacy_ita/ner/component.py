@@ -40,7 +40,7 @@ from .views import (
 Prediction = Optional[Dict[str, List[Any]]]
 
 # Short kinds first: what the total cap cuts is the end of the longest texts.
-DEFAULT_CONTEXT_ORDER = ("caption", "objects", "ocr", "knowledge", "description")
+DEFAULT_CONTEXT_ORDER = ("caption", "objects", "ocr", "kb", "knowledge", "description")
 DEFAULT_WEIGHTS = LossWeights()
 
 DEFAULT_MODEL_CONFIG = """
@@ -57,6 +57,7 @@ head_lr_scale = 20.0
 caption = 16
 objects = 16
 ocr = 16
+kb = 32
 knowledge = 40
 description = 40
 """

@@ -72,6 +72,7 @@ def test_produced_kinds_override_and_others_are_kept():
         "ocr": ["KEEP ME"],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
 
 

@@ -110,6 +110,7 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
         "ocr": ["STOP"],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
     assert docs[1]._.visual_context == {
         "objects": [],
@@ -117,6 +118,7 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
         "ocr": [],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
     assert docs[2]._.visual_context == {
         "objects": [{"label": "bus", "count": 1, "score": 1.0}],
@@ -124,6 +126,7 @@ def test_contexts_merge_caption_csv_with_jsonl_and_survive_docbin(posts_file, ca
         "ocr": [],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
     assert (stats.with_context, stats.with_caption, stats.with_image) == (3, 3, 0)
     # The captions CSV covers whole datasets; its unused id 99 is no cause for a warning.
@@ -283,6 +286,7 @@ def test_real_split_survives_docbin_and_text_export(shared_data, caption_sources
         "ocr": [],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
     docbin_to_mner(tmp_path / "valid.spacy", tmp_path / "valid.txt")
     assert_round_trip(list(read_mner(source)), list(read_mner(tmp_path / "valid.txt")))

@@ -47,6 +47,7 @@ def check_examples(examples, images):
         "ocr": [],
         "description": "",
         "knowledge": "",
+        "kb": "",
     }
     assert second.predicted._.visual_context["objects"] == [{"label": "bird", "count": 1, "score": 1.0}]
     assert second.predicted._.visual_context["ocr"] == ["SWAN"]

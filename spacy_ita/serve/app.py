@@ -329,7 +329,9 @@ async def _form_post(request: Request, body: bytes, service: Service) -> Post:
             max_files=1, max_fields=4, max_part_size=max(4 * limits.max_text_chars, 64 * 1024)
         )
     except MultiPartException as err:
-        raise RequestRefused(400, "malformed_form", f"the multipart body cannot be read: {err.message}") from None
+        raise RequestRefused(400, "malformed_form", f"the form cannot be read: {err.message}") from None
+    except StarletteHTTPException as err:  # Starlette's own answer to a body the parser rejects
+        raise RequestRefused(400, "malformed_form", f"the form cannot be read: {err.detail}") from None
     try:
         unknown = sorted(set(form) - {"id", "text", "image", "visual_context"})
         if unknown:

@@ -143,14 +143,17 @@ class DynamicBatcher:
     def _run(self, jobs: List[_Job]) -> None:
         posts = [post for job in jobs for post in job.posts]
         start = time.perf_counter()
+        rows: Optional[List[Row]]
         try:
             rows = self.annotate(posts)
         except Exception:  # noqa: BLE001 - one bad post must not fail the other requests of its batch
-            if len(jobs) > 1:
-                for job in jobs:
-                    self._run_alone(job)
+            if len(jobs) == 1:
+                self._fail(jobs[0])
                 return
-            self._fail(jobs[0])
+            rows = None
+        if rows is None:  # outside the except block: each request's own error is logged alone
+            for job in jobs:
+                self._run_alone(job)
             return
         self._record(len(posts), time.perf_counter() - start)
         offset = 0

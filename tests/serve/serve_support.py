@@ -78,14 +78,23 @@ def is_ready(url: str) -> bool:
 
 
 class ServerProcess:
-    """`python -m spacy_ita serve MODEL --port P ...` in a subprocess; its log in `log_path`."""
+    """`python -m spacy_ita serve MODEL --port P ...` in a subprocess (with the test backends of
+    tests/batch unless `code` is None); its log in `log_path`."""
 
-    def __init__(self, model: str, *args: str, log_path: Path, env: Optional[dict] = None, ready_timeout=240):
+    def __init__(
+        self,
+        model: str,
+        *args: str,
+        log_path: Path,
+        code: Optional[Path] = BATCH_SUPPORT,
+        env: Optional[dict] = None,
+        ready_timeout: float = 240,
+    ):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
         command = [sys.executable, "-m", "spacy_ita", "serve", model, "--port", str(self.port)]
-        command += ["--code", str(BATCH_SUPPORT), "--log-level", "warning", *args]
+        command += (["--code", str(code)] if code else []) + ["--log-level", "warning", *args]
         environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=environment)

@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "serve"))
 from serve_support import ServerProcess, rss_bytes  # noqa: E402
 
+from bench_table import cpu_model  # noqa: E402
+
 MODES = {"batched": [], "unbatched": ["--max-batch-posts", "1", "--max-wait-ms", "0"]}
 
 
@@ -173,16 +175,6 @@ def print_table(rows: List[Dict[str, Any]], clients: int) -> None:
             f"| {r['mode']} | {r['payload']} | {clients} | {r['done']} | {r['rps']:.1f} | {r['p50']:.0f} | "
             f"{r['p95']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['rss0']:.0f} | {r['rss1']:.0f} |"
         )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

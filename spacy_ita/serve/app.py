@@ -141,7 +141,7 @@ class Service:
         self.batcher: Optional[DynamicBatcher] = None
         self.load_error: Optional[str] = None
         self.loaded = threading.Event()
-        self.decode_slots = asyncio.Semaphore(DECODE_SLOTS)
+        self.decode_slots: Optional[asyncio.Semaphore] = None  # made in the server's event loop
 
     def _load_annotator(self) -> Any:
         from ..batch.steps import PostAnnotator
@@ -218,6 +218,8 @@ class Service:
             ) from None
 
     async def check_image(self, data: bytes, where: str) -> bytes:
+        if self.decode_slots is None:
+            self.decode_slots = asyncio.Semaphore(DECODE_SLOTS)
         async with self.decode_slots:
             await run_in_threadpool(check_image_decodes, data, self.limits, where)
         return data

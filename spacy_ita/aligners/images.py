@@ -23,7 +23,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Tuple
 
 import numpy
 from PIL import Image, ImageOps
@@ -46,6 +46,10 @@ class ImageLoadError(ValueError):
     pass
 
 
+class ImageTooLarge(ImageLoadError):
+    """More pixels than the limit, known from the header: nothing was decoded."""
+
+
 @dataclass(frozen=True)
 class LoadedImage:
     image: Image.Image  # RGB, first frame, EXIF orientation applied
@@ -55,13 +59,29 @@ class LoadedImage:
 def load_image(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Optional[LoadedImage]:
     """A path (str or Path), raw bytes or a PIL image → LoadedImage, or None with a warning."""
     try:
-        return _load(source, max_pixels)
-    except Exception as err:  # noqa: BLE001 - decoders raise many types on bad input; none may stop a run
-        reason = str(err) if isinstance(err, ImageLoadError) else f"{type(err).__name__}: {err}"
-        logger.warning(
-            "Skipping image %s: %s; the doc goes on without visual context.", describe_source(source), reason
-        )
+        return read_image(source, max_pixels)
+    except ImageLoadError as err:
+        logger.warning("Skipping image %s: %s; the doc goes on without visual context.", describe_source(source), err)
         return None
+
+
+def read_image(
+    source: Any, max_pixels: int = DEFAULT_MAX_PIXELS, formats: Optional[Tuple[str, ...]] = None
+) -> LoadedImage:
+    """`load_image`'s rule, raising instead of warning: ImageLoadError says why the image cannot be read.
+
+    The size is checked from the header, before any pixel is decoded (a decompression
+    bomb is refused unread). `formats`: Pillow format names to accept (e.g. ("PNG",
+    "JPEG")); None accepts every format Pillow opens. The service (`spacy_ita.serve`)
+    checks uploads with it before they are queued."""
+    try:
+        return _load(source, max_pixels, formats)
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as err:  # Pillow's own refusal, above twice its threshold
+        raise ImageTooLarge(f"{err} (limit {max_pixels} pixels)") from None
+    except Exception as err:  # noqa: BLE001 - decoders raise many types on bad input; none may stop a run
+        raise ImageLoadError(f"{type(err).__name__}: {err}") from None
 
 
 def describe_source(source: Any) -> str:
@@ -72,14 +92,14 @@ def describe_source(source: Any) -> str:
     return repr(str(source)) if isinstance(source, (str, PurePath)) else f"<{type(source).__name__}>"
 
 
-def _load(source: Any, max_pixels: int) -> LoadedImage:
+def _load(source: Any, max_pixels: int, formats: Optional[Tuple[str, ...]] = None) -> LoadedImage:
     if isinstance(source, Image.Image):
         _check_size(source, max_pixels)
         raw = f"{source.mode}|{source.size}|".encode() + source.tobytes()
         return LoadedImage(to_rgb(_shrunk(source)), source_digest(raw, source))
     data = _read_bytes(source)
     with _pillow_limit(None):  # the header only
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=formats)
     _check_size(image, max_pixels)
     digest = source_digest(data, image)
     decoded = _shrunk(image)  # decodes now: truncated and corrupt files fail here, not in a backend
@@ -159,7 +179,7 @@ def _read_bytes(source: Any) -> bytes:
 def _check_size(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageLoadError(
+        raise ImageTooLarge(
             f"{width}x{height} pixels exceeds the limit of {max_pixels} (possible decompression bomb; "
             "the image_aligner's max_image_pixels sets it)"
         )

@@ -39,7 +39,7 @@ class PostColumns:
 class Post:
     id: str
     text: str
-    image: Optional[str] = None
+    image: Optional[Union[str, bytes]] = None  # a path (posts files) or the image's bytes (the service)
     visual_context: Optional[Dict[str, Any]] = None
     where: str = ""
     repaired: int = 0  # undecodable characters replaced with U+FFFD

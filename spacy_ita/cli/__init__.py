@@ -23,6 +23,7 @@ def register_commands() -> None:
     from .generate_contexts import generate_contexts
     from .render import render
     from .schedule import schedule
+    from .serve import serve
 
     app.command("convert")(convert)
     app.command("align-images")(align_images)
@@ -32,6 +33,7 @@ def register_commands() -> None:
     app.command("render")(render)
     app.command("assemble")(assemble)
     app.command("schedule")(schedule)
+    app.command("serve")(serve)
 
 
 # Set to see the traceback of an error the commands report in one line.

@@ -14,6 +14,7 @@ COMMANDS = [
     "evaluate-views",
     "render",
     "assemble",
+    "serve",
     "schedule",
 ]
 HEAVY = ["torch", "transformers", "spacy", "thinc", "ray", "ultralytics", "spacy_ita.ner.architecture"]

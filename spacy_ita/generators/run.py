@@ -322,7 +322,7 @@ def generate_batch(
         for post in asked:
             # A KB that knows no entity of a post has answered: an empty answer, never a failure.
             answer = answers.get(post.id)
-            record(kind, post.id, answer or "" if kind == "kb" else answer)
+            record(kind, post.id, (answer or "") if kind == "kb" else answer)
     return [row for post_id, row in rows.items() if post_id not in failed]
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from serve_support import BATCH_SUPPORT, REPO, RED, png_bytes
+from serve_support import BATCH_SUPPORT, RED, REPO, png_bytes
 
 
 def test_bench_serve_prints_its_table(served_model, tmp_path):

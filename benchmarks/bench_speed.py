@@ -16,7 +16,7 @@ from spacy_ita.ner.architecture import tagger_shim
 from spacy_ita.ner.views import AUTO, REPORTED_AS
 from spacy_ita.visual_context import context_text
 
-from bench_systems import CONTEXT_SETS, SYSTEMS, context_sources, read_examples
+from bench_systems import SYSTEMS, context_sources, has_real_contexts, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS[AUTO]
@@ -155,7 +155,7 @@ def measure_speed(nlp, args, dataset: str, system: str, path: Path) -> Dict[str,
     """Inference docs/s with one thread on `speed_docs` posts: text-only, and
     cross-modal for ITA systems: with the real contexts where the system has
     context sources, else a synthesized ~40-word context on every post."""
-    real = system in CONTEXT_SETS
+    real = has_real_contexts(system)
     sources = context_sources(args, dataset, system) if real else None
     references = [eg.reference for eg in read_examples(nlp, path, sources, args.speed_docs)]
     threads = torch.get_num_threads()

@@ -48,12 +48,18 @@ CONTEXT_SETS = {
     "ita_knowledge": lambda dataset: [KNOWLEDGE.format(dataset=dataset)],
     "ita_all": lambda dataset: [BLIP2, DESCRIPTIONS[dataset], KNOWLEDGE.format(dataset=dataset)],
 }
+# Systems that also read the `kb` kind (issue #31): what KBRetriever writes for every post from
+# the kb extra's packaged sources, retrieved by kb_contexts before training. Each adds kb to a
+# context set (None: kb alone).
+KB_SOURCES = ("geonames", "wikipedia-vital")
+KB_SYSTEMS = {"ita_kb": None, "ita_all_kb": "ita_all"}
 # The views scored, named as spacy_ita.evaluate reports them.
 ITA_VIEWS = [REPORTED_AS[AUTO], REPORTED_AS[TEXT]]
 TEXT_ONLY = [REPORTED_AS[TEXT]]
 SYSTEMS = {
     "ita": {"config": "configs/ita.cfg", "captions": True, "views": ITA_VIEWS},
     **{name: {"config": "configs/ita.cfg", "captions": False, "views": ITA_VIEWS} for name in CONTEXT_SETS},
+    **{name: {"config": "configs/ita.cfg", "captions": False, "views": ITA_VIEWS} for name in KB_SYSTEMS},
     "ita_text": {"config": "configs/ita.cfg", "captions": False, "views": TEXT_ONLY},
     "trf_ner": {"config": "configs/trf_ner.cfg", "captions": False, "views": TEXT_ONLY},
 }
@@ -77,9 +83,37 @@ def budget_overrides(config_path: Path, tokens: int) -> Dict[str, int]:
     return overrides
 
 
+def has_real_contexts(system: str) -> bool:
+    """Whether the system reads context files (else no context, or a synthesized one for docs/s)."""
+    return system in CONTEXT_SETS or system in KB_SYSTEMS
+
+
+def kb_contexts(args, dataset: str) -> Path:
+    """The folder of the dataset's `kb` context files (one JSONL per split, keyed by image id),
+    retrieved with `spacy_ita.generators.generate_contexts` and KBRetriever(KB_SOURCES) under
+    OUTPUT_DIR/kb-contexts the first time; a rerun finds them written (the job resumes)."""
+    from spacy_ita.generators import KBRetriever, generate_contexts
+
+    folder = args.output_dir / "kb-contexts" / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    retriever = None
+    for split in ("train", "valid", "test"):
+        source, target = DATASETS[dataset][split], folder / f"{split}.jsonl"
+        if source is None or (target.exists() and (folder / f".{split}.done").exists()):
+            continue
+        retriever = retriever or KBRetriever(list(KB_SOURCES))
+        generate_contexts(args.data_dir / source, target, kb=retriever, progress=False)
+        (folder / f".{split}.done").touch()
+    return folder
+
+
 def context_sources(args, dataset: str, system: str) -> Dict[str, Any]:
     """The captions CSV and context sources a system's runs read, as reader arguments."""
     contexts = [str(args.data_dir / c) for c in CONTEXT_SETS[system](dataset)] if system in CONTEXT_SETS else None
+    if system in KB_SYSTEMS:
+        base = KB_SYSTEMS[system]
+        contexts = [str(args.data_dir / c) for c in CONTEXT_SETS[base](dataset)] if base else []
+        contexts.append(str(kb_contexts(args, dataset)))
     captions = str(args.data_dir / CAPTIONS) if SYSTEMS[system]["captions"] else None
     return {"captions": captions, "contexts": contexts}
 
@@ -175,6 +209,8 @@ def train_command(
             "--components.ita_ner.precision",
             getattr(args, "precision", "auto"),
         ]
+        if getattr(args, "freeze_word_embeddings", False):
+            cmd += ["--components.ita_ner.model.freeze_word_embeddings", "true"]
         if REPORTED_AS[AUTO] not in SYSTEMS[system]["views"]:
             cmd += [
                 "--components.ita_ner.views",

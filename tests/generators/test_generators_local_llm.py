@@ -63,7 +63,7 @@ def llama_server(tmp_path_factory):
                     f"llama_cpp.server did not come up within 300 s: {log_path.read_text(errors='replace')[-2000:]}"
                 )
             time.sleep(0.5)
-        yield base_url
+        yield base_url, server, log_path
     finally:
         server.terminate()
         try:
@@ -83,9 +83,18 @@ def test_knowledge_from_a_real_local_llm(llama_server, tmp_path):
         + json.dumps({"id": "b", "text": "Who wrote Hamlet?"})
         + "\n"
     )
-    endpoint = ChatEndpoint(llama_server, MODEL, timeout=60, max_retries=0, max_in_flight=2)
+    base_url, server, log_path = llama_server
+    endpoint = ChatEndpoint(base_url, MODEL, timeout=60, max_retries=0, max_in_flight=2)
     knowledge = LLMKnowledge(endpoint, PromptTemplate.load(prompt, "knowledge.txt"), max_tokens=12, max_words=8)
     summary = generate_contexts(posts, tmp_path / "out.jsonl", knowledge=knowledge, progress=False)
+    # A server that died on a request (llama.cpp's AMX kernels did: install.sh builds without them)
+    # is named with its exit status and log, not as a missing output file.
+    if server.poll() is not None:
+        pytest.fail(
+            f"llama_cpp.server exited with status {server.returncode} while answering: "
+            f"{log_path.read_text(errors='replace')[-1500:]}"
+        )
+    assert not summary.unwritten, f"failed posts: {summary.causes()}"
     rows = {row["image_id"]: row for row in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
     assert sorted(rows) == ["a", "b"]
     run = summary.kinds["knowledge"]

@@ -4,7 +4,7 @@
     GET  /v1/model      what the pipeline is: name, labels, encoder, trained context kinds, aligner backends
     GET  /healthz       the process answers          GET /readyz   the pipeline is loaded (503 before)
     GET  /              the page: a post and a photo in, entities and the image's text out
-    GET  /docs          OpenAPI docs (Swagger UI; /openapi.json is the schema itself)
+    GET  /docs          OpenAPI docs (Swagger UI, ReDoc at /redoc; offline; /openapi.json is the schema)
 
 An answer row is `batch.steps.annotation_row`'s, the one `annotate` writes. Errors
 are JSON {"error": code, "detail": text} without a traceback or a server path;
@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple, Un
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -59,6 +60,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+# Where /docs and /redoc load Swagger UI and ReDoc from (fastapi-offline's copies; under /docs, so
+# the page's CSP below, which forbids the docs' inline script, is not set on them).
+DOCS_ASSETS = "/docs-assets"
 # The page's own files only: no inline script, no CDN, images from the user's own file (blob:).
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -382,7 +386,10 @@ def create_app(settings: ServeSettings, load: Optional[Callable[[], Any]] = None
         yield
         service.close()
 
-    app = FastAPI(
+    # FastAPI's own /docs page loads Swagger UI from a CDN; fastapi-offline serves the same
+    # pages with the assets its wheel carries, so /docs works with no internet.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="spacy-ita",
         summary="Multimodal named entities of posts and their images (ITA: Image-Text Alignments).",
         lifespan=lifespan,

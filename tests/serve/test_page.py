@@ -130,3 +130,20 @@ def keep(screenshot: Path, request) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(screenshot, target)
     return target
+
+
+def test_the_api_docs_render_offline(server, driver):
+    """/docs: Swagger UI from the service itself (fastapi-offline's copy), no CDN, lists the endpoints."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(server.url + "/docs")
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {
+        element.text.replace("\u200b", "") for element in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    }
+    assert {"/v1/entities", "/v1/model"} <= paths, paths
+    scripts = [s.get_attribute("src") for s in driver.find_elements(By.CSS_SELECTOR, "script[src]")]
+    assert scripts and all(src.startswith(server.url) for src in scripts), scripts
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors

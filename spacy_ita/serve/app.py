@@ -330,14 +330,18 @@ async def _form_post(request: Request, body: bytes, service: Service) -> Post:
     async def replay() -> Dict[str, Any]:  # the body already read, with its limits, handed to the form parser
         return {"type": "http.request", "body": body, "more_body": False}
 
+    # A field of max_text_chars characters has at most 4 UTF-8 bytes each: a longer field is over
+    # the text limit before it is decoded (the id and visual_context fields are far shorter).
+    max_field_bytes = max(4 * limits.max_text_chars, 64 * 1024)
     try:
-        form = await Request(request.scope, replay).form(
-            max_files=1, max_fields=4, max_part_size=max(4 * limits.max_text_chars, 64 * 1024)
-        )
-    except MultiPartException as err:
-        raise RequestRefused(400, "malformed_form", f"the form cannot be read: {err.message}") from None
-    except StarletteHTTPException as err:  # Starlette's own answer to a body the parser rejects
-        raise RequestRefused(400, "malformed_form", f"the form cannot be read: {err.detail}") from None
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=4, max_part_size=max_field_bytes)
+    except (MultiPartException, StarletteHTTPException) as err:  # Starlette wraps the parser's in its 400
+        problem = str(err.message if isinstance(err, MultiPartException) else err.detail)
+        if "exceeded maximum size" in problem:  # Starlette's words for a field over max_part_size
+            raise LimitExceeded(
+                "max_text_chars", limits.max_text_chars, f"a form field has more than {max_field_bytes} bytes"
+            ) from None
+        raise RequestRefused(400, "malformed_form", f"the form cannot be read: {problem}") from None
     try:
         unknown = sorted(set(form) - {"id", "text", "image", "visual_context"})
         if unknown:

@@ -138,6 +138,9 @@ def test_size_limits_each_name_theirs(server):
     big_image = b64(b"\x89PNG" + b"\x00" * 250_000)
     refused(post(server, json={"text": "x", "image": big_image}), 413, "limit_exceeded", "max_image_bytes")
     refused(post(server, json={"text": "x" * 2001}), 413, "limit_exceeded", "max_text_chars")
+    # A form's text: just over the limit, and over 4 bytes a character (Starlette's part limit).
+    refused(post(server, data={"text": "x" * 2001}), 413, "limit_exceeded", "max_text_chars")
+    refused(post(server, files={"text": (None, "x" * 70_000)}), 413, "limit_exceeded", "max_text_chars")
     refused(post(server, json={"posts": [{"text": "x"}] * 9}), 413, "limit_exceeded", "max_posts")
     refused(post(server, json={"text": "x" * 500_000}), 413, "limit_exceeded", "max_body_bytes")
     assert post(server, json={"posts": [{"text": "I love Paris"}] * 8}).status_code == 200

@@ -37,11 +37,8 @@ def test_linear_schedule_warms_up_a_tenth_and_evaluates_once_an_epoch():
 
 
 def test_the_benchmark_trains_each_dataset_with_its_schedule():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from bench_systems import DATASETS, epochs_for
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    from benchmarks.systems import DATASETS, epochs_for
+
     default = Namespace(epochs=None)
     assert epochs_for(default, "twitter2017") == DATASET_EPOCHS["twitter2017"] == 10
     assert epochs_for(default, "twitter2015") == DATASET_EPOCHS["twitter2015"] == 3

@@ -248,7 +248,7 @@ def test_bad_settings_stop_the_benchmark_before_any_data_is_prepared(tmp_path, c
     assert "trf_ner" in bench_real_data.parse_args(base).systems
 
 
-def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
+def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table(tmp_path):
     """benchmarks.bench_kb: gold spans as conlleval reads BIO, and both matchers' rows (few names)."""
     from benchmarks import bench_kb
 
@@ -258,6 +258,41 @@ def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
         (4, 5, "ORG"),
         (5, 6, "MISC"),
     ]
-    out = run_benchmark("bench_kb", "--no-kb", "--matchers", "2000", timeout=300)
+    out = run_benchmark("bench_kb", "--no-kb", "--matchers", "2000", "--json", str(tmp_path / "kb.json"), timeout=300)
     rows = [line for line in out.splitlines() if line.startswith(("| ahocorasick-rs", "| spaCy PhraseMatcher"))]
     assert len(rows) == 2 and rows[0].split("|")[-2] == rows[1].split("|")[-2]  # the same matches
+    # --json: the printed rows, by column, and the command that printed them.
+    saved = json.loads((tmp_path / "kb.json").read_text(encoding="utf8"))
+    assert saved["command"].startswith("python -m benchmarks.bench_kb --no-kb --matchers 2000")
+    [table] = saved["tables"]
+    assert [row["matcher (2,000 names)"] for row in table["rows"]] == ["ahocorasick-rs", "spaCy PhraseMatcher"]
+    assert [row["matches"] for row in table["rows"]] == [r.split("|")[-2].strip() for r in rows]
+
+
+def test_tables_print_markdown_and_write_the_rows_as_json(tmp_path, capsys):
+    from benchmarks.results import Tables
+
+    tables = Tables("benchmarks.bench_example", ["--docs", "2"])
+    tables.print(["pipeline", "docs/s"], [["ita", "34.0"], ["trf_ner", 33.6]], title="Speed")
+    assert capsys.readouterr().out.splitlines() == [
+        "Speed",
+        "| pipeline | docs/s |",
+        "|---|---|",
+        "| ita | 34.0 |",
+        "| trf_ner | 33.6 |",
+    ]
+    with pytest.raises(ValueError, match="2 columns"):
+        tables.row("ita")
+    tables.write(None)  # no --json: nothing written
+    tables.write(tmp_path / "out" / "rows.json", machine="2 cores")
+    assert json.loads((tmp_path / "out" / "rows.json").read_text(encoding="utf8")) == {
+        "command": "python -m benchmarks.bench_example --docs 2",
+        "machine": "2 cores",
+        "tables": [
+            {
+                "title": "Speed",
+                "header": ["pipeline", "docs/s"],
+                "rows": [{"pipeline": "ita", "docs/s": "34.0"}, {"pipeline": "trf_ner", "docs/s": "33.6"}],
+            }
+        ],
+    }

@@ -1,6 +1,6 @@
 """Images per second of each image_aligner backend on this machine's CPU.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_aligners.py [--repeats 3]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_aligners [--repeats 3]
 
 cold   = the first call: loading the model + aligning the images once
          (library imports are done before timing, so they count for nobody);
@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
+from benchmarks.results import Tables, add_json_option  # noqa: E402
 from spacy_ita.aligners import (  # noqa: E402
     AlignmentCache,
     ImageAligner,
@@ -89,6 +90,7 @@ def timed(func) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    add_json_option(parser)
     args = parser.parse_args()
     logging.getLogger("ultralytics").setLevel(logging.WARNING)
     import easyocr  # noqa: F401
@@ -108,12 +110,11 @@ def main():
         f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, torch threads={torch.get_num_threads()}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
     )
-    header = f"| {'backend':<48} | cold img/s | warm img/s | cached img/s |"
-    print(header)
-    print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
+    tables = Tables("benchmarks.bench_aligners")
+    tables.start(["backend", "cold img/s", "warm img/s", "cached img/s"])
     for name, backend in backends:
-        cold, warm, cached = bench(name, backend, paths, args.repeats)
-        print(f"| {name:<48} | {cold:>10} | {warm:>10} | {cached:>12} |", flush=True)
+        tables.row(name, *bench(name, backend, paths, args.repeats))
+    tables.write(args.json, images=[p.name for p in paths])
 
 
 if __name__ == "__main__":

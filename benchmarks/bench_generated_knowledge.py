@@ -6,7 +6,7 @@ three ways: (a) text-only, (b) with PGIM's ChatGPT knowledge alone, (c) with
 the knowledge `generate-contexts` wrote alone. Each row gives spaCy's entity
 P/R/F1 and how many of the posts had a non-empty knowledge text:
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_generated_knowledge.py \\
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_generated_knowledge \\
         MODEL_DIR GENERATED.jsonl --dataset twitter2017 --limit 300
 
 GENERATED.jsonl is context JSONL keyed by image id ({"image_id", "knowledge"}),
@@ -16,20 +16,17 @@ command that made it). Scores are on valid; nothing is chosen on them.
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spacy  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.results import Tables, add_json_option  # noqa: E402
+from benchmarks.systems import DATASETS, read_examples  # noqa: E402
 from spacy_ita.evaluate import reading, score  # noqa: E402
 from spacy_ita.ner.views import AUTO, TEXT  # noqa: E402
-
-from bench_systems import DATASETS, read_examples  # noqa: E402
-from bench_table import print_markdown  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PGIM_KNOWLEDGE = "contexts/pgim-knowledge/{dataset}/{split}.jsonl"
@@ -47,6 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=300, help="the first N posts of the split (0 = all)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     nlp = spacy.load(args.model)
@@ -76,7 +74,9 @@ def main(argv=None) -> None:
     header = ["read with", "posts", "with knowledge", "P", "R", "F1"]
     print(f"\nModel: {args.model}; {args.dataset} {args.split}, first {args.limit or 'all'} posts")
     print(f"Generated knowledge: {args.generated}\n")
-    print_markdown(header, rows)
+    tables = Tables("benchmarks.bench_generated_knowledge", argv)
+    tables.print(header, rows)
+    tables.write(args.json, model=str(args.model), generated=str(args.generated), dataset=args.dataset)
 
 
 if __name__ == "__main__":

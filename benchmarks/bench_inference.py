@@ -6,7 +6,7 @@ context of bench_real_data.py). Same posts, one torch thread. The (pipeline, vie
 pairs are timed in turn for several rounds and the median is reported, so that a load
 change on the machine hits every row alike instead of one row.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_inference.py \\
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_inference \\
         ita=training/bench_real_data/full/twitter2015/ita/seed0/model/model-last \\
         trf_ner=training/bench_real_data/full/twitter2015/trf_ner/seed0/model/model-best \\
         --data ../shared/data/twitter2015/test.txt --docs 1000 --rounds 3
@@ -15,22 +15,20 @@ change on the machine hits every row alike instead of one row.
 import argparse
 import os
 import statistics
-import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spacy  # noqa: E402
 import torch  # noqa: E402
 
+import benchmarks.bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
+from benchmarks.results import Tables, add_json_option  # noqa: E402
+from benchmarks.speed import time_view  # noqa: E402
+from benchmarks.systems import read_examples  # noqa: E402
 from spacy_ita.evaluate import pipeline_reads_context  # noqa: E402
 from spacy_ita.ner.views import CROSS_MODAL, TEXT_ONLY  # noqa: E402
-
-import bench_real_data  # noqa: E402,F401  (pins threads, registers nothing else)
-from bench_speed import time_view  # noqa: E402
-from bench_systems import read_examples  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -39,6 +37,7 @@ def main(argv=None) -> None:
     parser.add_argument("--data", type=Path, required=True, help="MNER file whose posts are tagged")
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    add_json_option(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     pipelines = {}
@@ -60,12 +59,13 @@ def main(argv=None) -> None:
         f"{args.docs} posts of {args.data.name}, torch threads {torch.get_num_threads()}, "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, median of {args.rounds} rounds"
     )
-    print("| pipeline | view | docs/s | × its text-only |")
-    print("|---|---|---|---|")
+    tables = Tables("benchmarks.bench_inference", argv)
+    tables.start(["pipeline", "view", "docs/s", "× its text-only"])
     rates = {key: len(pipelines[key[0]][2]) / statistics.median(times) for key, times in seconds.items()}
     for (name, view), rate in rates.items():
         ratio = rates[(name, TEXT_ONLY)] / rate
-        print(f"| {name} | {view.replace('_', '-')} | {rate:.1f} | {ratio:.2f} |")
+        tables.row(name, view.replace("_", "-"), f"{rate:.1f}", f"{ratio:.2f}")
+    tables.write(args.json, data=str(args.data), docs=args.docs, rounds=args.rounds)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The `kb` retriever on the real posts: recall of gold entity spans, false matches, speed, memory.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_kb.py [--data ../shared/data] [--matchers 1000000]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_kb [--data ../shared/data] [--matchers 1000000]
 
 For Twitter-2015 and Twitter-2017, train and valid (never test), per KB source
 (`geonames`, `wikipedia-vital`: the kb extra; both; and `train-gold`, a user's own
@@ -36,6 +36,7 @@ from typing import Dict, List, Set, Tuple  # noqa: E402
 
 import psutil  # noqa: E402
 
+from benchmarks.results import Tables, add_json_option  # noqa: E402
 from spacy_ita.data.mner_format import read_mner  # noqa: E402
 from spacy_ita.generators.kb import KBRetriever  # noqa: E402
 
@@ -107,22 +108,21 @@ print(json.dumps([len(index), time.perf_counter() - began, (psutil.Process().mem
 """
 
 
-def size_rows(sources: Dict[str, List[str]]) -> None:
+def size_rows(tables: Tables, sources: Dict[str, List[str]]) -> None:
     """Each KB built in a fresh process of its own: entities, build seconds, RSS growth."""
     import subprocess
 
-    print("| KB | entities | build s | MiB |")
-    print("|---|---|---|---|")
+    tables.start(["KB", "entities", "build s", "MiB"])
     for name, specs in sources.items():
         out = subprocess.run([sys.executable, "-c", SIZE_PROBE, json.dumps(specs)], capture_output=True, text=True)
         entities, build, grown = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {name} | {entities:,} | {build:.1f} | {grown:.0f} |", flush=True)
+        tables.row(name, f"{entities:,}", f"{build:.1f}", f"{grown:.0f}")
 
 
-def kb_rows(data: Path) -> Dict[str, List[str]]:
+def kb_rows(tables: Tables, data: Path) -> Dict[str, List[str]]:
     """The coverage table; returns the last dataset's sources (for `size_rows`)."""
-    print("| dataset | split | source | gold spans | recall % | false/post | with kb % | words | posts/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    header = ["dataset", "split", "source", "gold spans", "recall %", "false/post", "with kb %", "words", "posts/s"]
+    tables.start(header)
     scratch = Path(tempfile.mkdtemp(prefix="bench-kb-"))
     for dataset in DATASETS:
         user_kb = train_gold_kb(data / dataset / "train.txt", scratch / f"{dataset}-train-gold.jsonl")
@@ -144,16 +144,22 @@ def kb_rows(data: Path) -> Dict[str, List[str]]:
                     retriever.index  # noqa: B018  (built before the timed loop)
                     row = measure(retriever, posts)
                     label = name + (" +lower" if lower else "")
-                    print(
-                        f"| {dataset} | {split} | {label} | {row['gold']} | {row['recall']:.1f} | {row['false']:.2f} "
-                        f"| {row['with_kb']:.1f} | {row['words']:.1f} | {row['posts_s']:.0f} |",
-                        flush=True,
+                    tables.row(
+                        dataset,
+                        split,
+                        label,
+                        row["gold"],
+                        f"{row['recall']:.1f}",
+                        f"{row['false']:.2f}",
+                        f"{row['with_kb']:.1f}",
+                        f"{row['words']:.1f}",
+                        f"{row['posts_s']:.0f}",
                     )
     print()
     return sources
 
 
-def matcher_rows(n_names: int) -> None:
+def matcher_rows(tables: Tables, n_names: int) -> None:
     """ahocorasick-rs against spaCy's PhraseMatcher on n made-up names."""
     import ahocorasick_rs
     from spacy.matcher import PhraseMatcher
@@ -168,8 +174,8 @@ def matcher_rows(n_names: int) -> None:
 
     names = [" ".join(word() for _ in range(rng.randint(1, 3))) for _ in range(n_names)]
     posts = [[word() for _ in range(25)] for _ in range(2000)]
-    print(f"\n| matcher ({n_names:,} names) | build s | MiB | posts/s | matches |")
-    print("|---|---|---|---|---|")
+    print()
+    tables.start([f"matcher ({n_names:,} names)", "build s", "MiB", "posts/s", "matches"])
 
     before, began = rss(), time.perf_counter()
     automaton = ahocorasick_rs.AhoCorasick([f" {n} " for n in dict.fromkeys(names)], store_patterns=False)
@@ -177,8 +183,8 @@ def matcher_rows(n_names: int) -> None:
     began, found = time.perf_counter(), 0
     for post in posts:
         found += len(automaton.find_matches_as_indexes(" " + " ".join(post) + " ", overlapping=True))
-    print(
-        f"| ahocorasick-rs | {build:.1f} | {grown:.0f} | {len(posts) / (time.perf_counter() - began):.0f} | {found} |"
+    tables.row(
+        "ahocorasick-rs", f"{build:.1f}", f"{grown:.0f}", f"{len(posts) / (time.perf_counter() - began):.0f}", found
     )
     del automaton
 
@@ -192,7 +198,7 @@ def matcher_rows(n_names: int) -> None:
     for post in posts:
         found += len(matcher(Doc(vocab, words=post)))
     rate = len(posts) / (time.perf_counter() - began)
-    print(f"| spaCy PhraseMatcher | {build:.1f} | {grown:.0f} | {rate:.0f} | {found} |")
+    tables.row("spaCy PhraseMatcher", f"{build:.1f}", f"{grown:.0f}", f"{rate:.0f}", found)
 
 
 def main(argv=None) -> int:
@@ -200,11 +206,14 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--matchers", type=int, default=1_000_000, help="names for the matcher rows (0: none)")
     parser.add_argument("--no-kb", action="store_true", help="only the matcher rows")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    tables = Tables("benchmarks.bench_kb", argv)
     if not args.no_kb:
-        size_rows(kb_rows(args.data))
+        size_rows(tables, kb_rows(tables, args.data))
     if args.matchers:
-        matcher_rows(args.matchers)
+        matcher_rows(tables, args.matchers)
+    tables.write(args.json)
     return 0
 
 

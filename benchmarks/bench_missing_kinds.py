@@ -3,10 +3,10 @@
 Does a model trained on every kind keep its gain when some are missing at
 inference (e.g. trained on captions + descriptions + knowledge, fed captions
 only)? The same checkpoint is scored cross-modal with each context set of
-bench_systems.CONTEXT_SETS (only the kinds of those sources reach the model),
+systems.CONTEXT_SETS (only the kinds of those sources reach the model),
 and text-only:
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_missing_kinds.py \\
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_missing_kinds \\
         training/bench_ctx/twitter2017/ita_all/seed0/model/model-last --dataset twitter2017
 
 Scores are on valid (and test for Twitter-2015); nothing is chosen on them.
@@ -16,21 +16,18 @@ docs/s follow); `--tokens-only` counts those alone, in seconds, without tagging.
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spacy  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.results import Tables, add_json_option  # noqa: E402
+from benchmarks.speed import encoder_tokens_per_post  # noqa: E402
+from benchmarks.systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
 from spacy_ita.evaluate import reading, score  # noqa: E402
 from spacy_ita.ner.views import AUTO, REPORTED_AS, TEXT  # noqa: E402
-
-from bench_speed import encoder_tokens_per_post  # noqa: E402
-from bench_systems import CONTEXT_SETS, DATASETS, read_examples  # noqa: E402
-from bench_table import print_markdown  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +39,7 @@ def main(argv=None) -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=0, help="first N posts of each split (0 = all)")
     parser.add_argument("--tokens-only", action="store_true", help="encoder tokens per post only, no tagging")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     nlp = spacy.load(args.model)
@@ -73,7 +71,9 @@ def main(argv=None) -> None:
         print(f"[missing-kinds] {row}", flush=True)
     header = ["read with"] + [f"{split} {c}" for split in splits for c in columns]
     print(f"\nModel: {args.model} (trained kinds: {trained}); dataset {args.dataset}\n")
-    print_markdown(header, rows)
+    tables = Tables("benchmarks.bench_missing_kinds", argv)
+    tables.print(header, rows)
+    tables.write(args.json, model=str(args.model), trained_context_kinds=trained, dataset=args.dataset)
 
 
 if __name__ == "__main__":

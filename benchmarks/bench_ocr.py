@@ -1,6 +1,6 @@
 """The OCR engines side by side: speed, accuracy against known text, memory, first call.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_ocr.py [--rendered 72] [--engines rapidocr,easyocr]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_ocr [--rendered 72] [--engines rapidocr,easyocr]
 
 Every engine reads the same images, one thread, each in a fresh process of its
 own (so its memory and first call are its own), through the project's backends
@@ -236,8 +236,7 @@ def text_heavy_set(folder: Path) -> List[Dict[str, Any]]:
             (8, 8, image.width - 8, image.height - 8), 12, outline="#ffffff", width=4
         )
         items.append(save(image, folder / f"sign{n}.png", " ".join(lines), "sign"))
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    from build_demo_images import render_text_image
+    from scripts.build_demo_images import render_text_image
 
     specs = [json.loads(line) for line in (REPO_ROOT / "assets" / "demo" / "images.jsonl").read_text().splitlines()]
     for spec in [s for s in specs if "lines" in s][::8]:
@@ -347,7 +346,7 @@ def summary(scores: List[Dict[str, float]]) -> Dict[str, float]:
 def machine_line() -> str:
     from importlib.metadata import version
 
-    from bench_table import cpu_model
+    from benchmarks.table import cpu_model
 
     versions = ", ".join(f"{p} {version(p)}" for p in ("rapidocr", "onnxruntime", "easyocr", "torch"))
     load = "load average %.1f %.1f %.1f" % os.getloadavg()
@@ -462,8 +461,9 @@ def main() -> None:
     results = {}
     for engine in engines:
         out = work / f"{engine}.json"
+        worker = ["--worker", engine, "--sets", str(sets_file), "--out", str(out)]
         subprocess.run(
-            [sys.executable, __file__, "--worker", engine, "--sets", str(sets_file), "--out", str(out)],
+            [sys.executable, "-m", "benchmarks.bench_ocr", *worker],
             check=True,
             env={
                 **os.environ,

@@ -2,12 +2,12 @@
 cross-modal views, training seconds per step, and where a training step's time goes, per
 encoder and precision, with the encoder's subword embeddings trained or frozen.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_precision.py
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_precision
     # fewer rows / more steps
-    OMP_NUM_THREADS=1 python benchmarks/bench_precision.py --encoders all-MiniLM-L6-v2 --steps 6 --json out.json
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_precision --encoders all-MiniLM-L6-v2 --steps 6 --json out.json
 
 Everything runs on Twitter-2017 with the `ita_all` contexts (BLIP-2 captions, GPT-4
-descriptions, PGIM knowledge; bench_systems.CONTEXT_SETS), batches of 16 posts, one thread.
+descriptions, PGIM knowledge; benchmarks.systems.CONTEXT_SETS), batches of 16 posts, one thread.
 Each configuration builds a fresh `ita_ner` pipeline from configs/ita.cfg (weights as
 initialized: speed does not depend on training) and measures:
 
@@ -31,7 +31,6 @@ import argparse
 import gc
 import json
 import os
-import sys
 import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List
@@ -43,14 +42,12 @@ import torch  # noqa: E402
 from spacy.util import load_config  # noqa: E402
 from thinc.util import torch2xp, xp2torch  # noqa: E402
 
+from benchmarks.systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
+from benchmarks.table import cpu_model  # noqa: E402
 from spacy_ita.data.corpus import create_mner_corpus, predicted_doc  # noqa: E402
 from spacy_ita.ner.architecture import built_parts, encode_training_views, tagger_shim  # noqa: E402
 from spacy_ita.ner.precision import PRECISIONS, cpu_bf16_units, resolve_precision  # noqa: E402
 from spacy_ita.ner.views import two_view_loss  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
-from bench_table import cpu_model  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET = "twitter2017"

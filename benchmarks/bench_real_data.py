@@ -37,20 +37,20 @@ reuses them (--no-resume to retrain).
 Usage (from the repo root):
 
     # full: all data, 10 epochs on Twitter-2017 and 3 on Twitter-2015, hours on CPU -- in the background
-    nohup .venv/bin/python benchmarks/bench_real_data.py --seeds 0,1,2 \\
+    nohup .venv/bin/python -m benchmarks.bench_real_data --seeds 0,1,2 \\
         > training/bench_real_data.log 2>&1 &
     # quick look (a few minutes): 1 epoch, 300 train posts, 200 eval posts
-    .venv/bin/python benchmarks/bench_real_data.py --quick --datasets twitter2015
+    .venv/bin/python -m benchmarks.bench_real_data --quick --datasets twitter2015
     # smoke (tiny encoder, tens of posts; what tests/test_bench_smoke.py runs)
-    .venv/bin/python benchmarks/bench_real_data.py --smoke
+    .venv/bin/python -m benchmarks.bench_real_data --smoke
 
 As a project command (project.yml):
 
     - name: benchmark
       script:
-        - "python benchmarks/bench_real_data.py --output-dir training/bench_real_data/full"
+        - "python -m benchmarks.bench_real_data --output-dir training/bench_real_data/full"
 
-Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner (default; all: bench_systems.SYSTEMS)
+Options: --datasets twitter2015,twitter2017  --systems ita,ita_text,trf_ner (default; all: systems.SYSTEMS)
 --encoder all-MiniLM-L6-v2  --epochs N (default per dataset: spacy_ita/schedules.py)
 --seeds 0  --data-dir ../shared/data
 --output-dir training/bench_real_data/<mode>  --threads 1 (OMP_NUM_THREADS and
@@ -61,8 +61,8 @@ torch threads of every training subprocess and of the evaluation)
 several invocations run side by side on the same --output-dir).
 
 This file drives the runs (train, select, score, time, record); the pieces:
-bench_systems.py (datasets, systems, their files and training command),
-bench_speed.py (docs/s per view), bench_table.py (machine line, the table),
+systems.py (datasets, systems, their files and training command),
+speed.py (docs/s per view), table.py (machine line, the table),
 bench_hooks.py (the timing callbacks of the training process). Scoring and view
 switching are spacy_ita.evaluate's (score_views, score, reading).
 """
@@ -94,29 +94,20 @@ THREAD_ENV = {
 os.environ.update(THREAD_ENV)
 
 import hashlib  # noqa: E402
-import math  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Dict, List, Optional  # noqa: E402
 
-HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
-sys.path.insert(0, str(HOOKS.parent))
-
 import spacy  # noqa: E402
 import srsly  # noqa: E402
 import torch  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
-from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
-from spacy_ita.ner.precision import PRECISIONS  # noqa: E402
-from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
-from spacy_ita.resources import check_encoder_name, spacy_transformers_refusal  # noqa: E402
-
-import bench_hooks  # noqa: E402
-from bench_speed import CONTEXT_WORDS, measure_speed  # noqa: E402
-from bench_systems import (  # noqa: E402
+from benchmarks import bench_hooks  # noqa: E402
+from benchmarks.speed import CONTEXT_WORDS, measure_speed  # noqa: E402
+from benchmarks.systems import (  # noqa: E402
     CONTEXT_SETS,
     DATASETS,
     DEFAULT_CONTEXT_TOKENS,
@@ -131,12 +122,17 @@ from bench_systems import (  # noqa: E402
     read_examples,
     train_command,
 )
-from bench_table import aggregate, machine_info, machine_line, markdown_table  # noqa: E402
+from benchmarks.table import aggregate, machine_info, machine_line, markdown_table  # noqa: E402
+from spacy_ita import schedules  # noqa: E402
+from spacy_ita.evaluate import ita_pipe_names, score, score_views  # noqa: E402
+from spacy_ita.ner.precision import PRECISIONS  # noqa: E402
+from spacy_ita.ner.views import REPORTED_AS, TEXT  # noqa: E402
+from spacy_ita.resources import check_encoder_name, spacy_transformers_refusal  # noqa: E402
 
 torch.set_num_threads(int(THREADS))
 
 MODES = {
-    # Epochs per dataset (bench_systems.epochs_for): Twitter-2017 10 (spacy_ita.schedules, issue
+    # Epochs per dataset (systems.epochs_for): Twitter-2017 10 (spacy_ita.schedules, issue
     # #23), Twitter-2015 3, the setting of every figure recorded before.
     "full": {
         "epochs": None,
@@ -209,7 +205,7 @@ def run_settings(args, dataset: str, system: str, seed: int, splits: Dict[str, O
     """The run's folder, training command, steps per epoch and the settings a finished run must match."""
     run_dir = args.output_dir / dataset / system / f"seed{seed}"
     batch_size = Config().from_disk(REPO / SYSTEMS[system]["config"])["training"]["batcher"]["size"]
-    steps_per_epoch = math.ceil(n_train / batch_size)
+    steps_per_epoch = schedules.steps_per_epoch(n_train, batch_size)
     cmd = train_command(args, dataset, system, seed, run_dir / "model", steps_per_epoch, splits)
     settings = {
         "cmd": cmd,
@@ -412,7 +408,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> Dict[str, Any]:
     args = parse_args(argv)
-    command = "python " + shlex.join(["benchmarks/bench_real_data.py"] + list(sys.argv[1:] if argv is None else argv))
+    command = "python -m " + shlex.join(["benchmarks.bench_real_data"] + list(sys.argv[1:] if argv is None else argv))
     if args.gpu_id >= 0:
         spacy.require_gpu(args.gpu_id)  # the evaluation and speed runs here load their pipelines onto it
     info = machine_info()

@@ -1,6 +1,6 @@
 """Local engine vs Ray with 1 and 2 workers, side by side on the same input.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_scale_out.py [--posts 300] [--images 36] [--ocr-images 6]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_scale_out [--posts 300] [--images 36] [--ocr-images 6]
 
 Three workloads: annotation (`annotate`: an ita_ner pipeline, all-MiniLM-L6-v2 by
 default, initialized not trained: speed does not depend on the weights; posts
@@ -440,7 +440,7 @@ def main() -> None:
         ray.shutdown()
     saved = {
         "machine": machine_line(),
-        "command": " ".join(["python benchmarks/bench_scale_out.py", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.bench_scale_out", *sys.argv[1:]]),
         "workloads": args.workloads,
         "ray_startup": startup,
         "loads": loads,

@@ -1,6 +1,6 @@
 """Load on `python -m spacy_ita serve`: K concurrent clients, a fixed number of requests.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_serve.py MODEL [--clients 8] [--requests 400]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_serve MODEL [--clients 8] [--requests 400]
         [--posts assets/demo/train.txt] [--images assets/demo/images] [--threads 1] [--processes 1]
 
 For each server mode (batched: the default dynamic batching; unbatched: --max-batch-posts 1
@@ -23,18 +23,17 @@ import base64  # noqa: E402
 import itertools  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Dict, List, Optional  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests" / "serve"))
-from serve_support import ServerProcess, rss_bytes  # noqa: E402
+from benchmarks.results import Tables, add_json_option  # noqa: E402
+from benchmarks.server_process import ServerProcess, rss_bytes  # noqa: E402
+from benchmarks.table import cpu_model  # noqa: E402
 
-from bench_table import cpu_model  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 MODES = {"batched": [], "unbatched": ["--max-batch-posts", "1", "--max-wait-ms", "0"]}
 
@@ -113,6 +112,7 @@ def main() -> None:
     parser.add_argument("--code", default=None, help="--code for the server (custom components)")
     parser.add_argument("--warmup", type=int, default=16, help="requests before each measured run")
     parser.add_argument("--max-seconds", type=float, default=600, help="a run stops here, whatever is left")
+    add_json_option(parser)
     args = parser.parse_args()
 
     posts = load_posts(args.posts, args.images, limit=200)
@@ -143,7 +143,9 @@ def main() -> None:
         f"{args.processes} process(es) x {args.threads} torch thread(s); CPU: {cpu_model()}, "
         f"{os.cpu_count()} logical CPUs; Python {platform.python_version()}"
     )
-    print_table(rows, args.clients)
+    tables = Tables("benchmarks.bench_serve")
+    print_table(tables, rows, args.clients)
+    tables.write(args.json, cpu=cpu_model(), clients=args.clients, processes=args.processes, threads=args.threads)
 
 
 def server_rss(server: ServerProcess) -> float:
@@ -165,15 +167,22 @@ def print_row(row: Dict[str, Any], header: bool) -> None:
     print(f"  {row['mode']}, {row['payload']}: {row['done']} done, {row['rps']:.1f} req/s", flush=True)
 
 
-def print_table(rows: List[Dict[str, Any]], clients: int) -> None:
-    print(
-        "| server | posts | K | requests | req/s | p50 ms | p95 ms | p99 ms | errors | RSS before MB | RSS after MB |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+def print_table(tables: Tables, rows: List[Dict[str, Any]], clients: int) -> None:
+    header = ["server", "posts", "K", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    tables.start(header + ["RSS before MB", "RSS after MB"])
     for r in rows:
-        print(
-            f"| {r['mode']} | {r['payload']} | {clients} | {r['done']} | {r['rps']:.1f} | {r['p50']:.0f} | "
-            f"{r['p95']:.0f} | {r['p99']:.0f} | {r['errors']} | {r['rss0']:.0f} | {r['rss1']:.0f} |"
+        tables.row(
+            r["mode"],
+            r["payload"],
+            clients,
+            r["done"],
+            f"{r['rps']:.1f}",
+            f"{r['p50']:.0f}",
+            f"{r['p95']:.0f}",
+            f"{r['p99']:.0f}",
+            r["errors"],
+            f"{r['rss0']:.0f}",
+            f"{r['rss1']:.0f}",
         )
 
 

@@ -3,17 +3,16 @@ for ITA with both views + KL, the text-only model, and spaCy's transformer + ner
 with the same encoder. Prints a table; a quick stand-in for full training runs
 when the question is only the cost of an epoch.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py [--steps 8] [--warmup 2]
-    # ITA with the real contexts of a bench_systems context set, at several context budgets
-    OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py --dataset twitter2017 --contexts ita_all \
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_train_step [--steps 8] [--warmup 2]
+    # ITA with the real contexts of a systems context set, at several context budgets
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_train_step --dataset twitter2017 --contexts ita_all \
         --budgets 32,64,128
     # another encoder's ITA and text-only rows
-    OMP_NUM_THREADS=1 python benchmarks/bench_train_step.py --encoder multilingual-e5-small --systems ita,ita_text
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_train_step --encoder multilingual-e5-small --systems ita,ita_text
 """
 
 import argparse
 import os
-import sys
 import time
 from typing import Tuple
 
@@ -23,11 +22,11 @@ import spacy  # noqa: E402
 import torch  # noqa: E402
 from spacy.util import load_config  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.results import Tables, add_json_option  # noqa: E402
+from benchmarks.systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
+from spacy_ita import schedules  # noqa: E402
 from spacy_ita.data.corpus import create_mner_corpus  # noqa: E402
 from spacy_ita.resources import resolve_model  # noqa: E402
-
-from bench_systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 16
@@ -87,6 +86,7 @@ def main() -> None:
         default="ita,ita_text,trf_ner",
         help="which rows (trf_ner needs an encoder spacy-transformers loads: not multilingual-e5-small)",
     )
+    add_json_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch.manual_seed(0)
@@ -105,16 +105,17 @@ def main() -> None:
     for system in [s for s in ("ita_text", "trf_ner") if s in systems]:
         rows.append((system, seconds_per_step(system, args.encoder, train_path, examples, args.steps, args.warmup)))
     spacy_step = dict(rows).get("trf_ner", (None,))[0]
-    steps_per_epoch = -(-TRAIN_POSTS[args.dataset] // BATCH)
+    steps_per_epoch = schedules.steps_per_epoch(TRAIN_POSTS[args.dataset], BATCH)
     print(
         f"{args.dataset} train, first {n_posts} posts, batch {BATCH}, encoder {args.encoder}, "
         f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
     )
-    print(f"| system | s/step | CPU s/step | s/epoch ({TRAIN_POSTS[args.dataset]} posts) | × spaCy trf+ner |")
-    print("|---|---|---|---|---|")
+    tables = Tables("benchmarks.bench_train_step")
+    tables.start(["system", "s/step", "CPU s/step", f"s/epoch ({TRAIN_POSTS[args.dataset]} posts)", "× spaCy trf+ner"])
     for system, (step, cpu) in rows:
         relative = f"{step / spacy_step:.2f}" if spacy_step else "—"
-        print(f"| {system} | {step:.2f} | {cpu:.2f} | {step * steps_per_epoch:.0f} | {relative} |")
+        tables.row(system, f"{step:.2f}", f"{cpu:.2f}", f"{step * steps_per_epoch:.0f}", relative)
+    tables.write(args.json, dataset=args.dataset, encoder=args.encoder, steps=args.steps, warmup=args.warmup)
 
 
 if __name__ == "__main__":

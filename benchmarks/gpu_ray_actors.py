@@ -4,7 +4,7 @@ Prepared for a machine with a CUDA GPU (not run on the 2-core CPU machine of
 BENCHMARKS.md); about 5 minutes on one GPU, under 8:
 
     pip install 'spacy-ita[ray]' cupy-cuda12x   # spaCy moves a pipeline to the GPU through cupy
-    OMP_NUM_THREADS=1 python benchmarks/gpu_ray_actors.py [--posts 4000] [--images 400]
+    OMP_NUM_THREADS=1 python -m benchmarks.gpu_ray_actors [--posts 4000] [--images 400]
 
 Two workloads: annotation (an initialized all-MiniLM-L6-v2 ita_ner, text-only
 posts) and detection (yolov8s-world on CUDA). For each, the local engine on the
@@ -17,10 +17,9 @@ first written batch. Prints one table: every figure in it is measured.
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_scale_out as bench  # noqa: E402  (sets thread and offline variables first)
+import benchmarks.bench_scale_out as bench  # noqa: E402
+from benchmarks.results import Tables, add_json_option  # noqa: E402  (sets thread and offline variables first)
 
 GPU_FRACTIONS = (1.0, 0.5, 0.25)
 DETECTOR = {"@misc": "spacy_ita.YOLODetector.v1", "model": "yolov8s-world", "device": "cuda"}
@@ -68,6 +67,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64, help="posts per batch")
     parser.add_argument("--image-batch-size", type=int, default=16)
     parser.add_argument("--ocr-batch-size", type=int, default=1)  # bench.batch_size reads it; no OCR here
+    add_json_option(parser)
     args = parser.parse_args()
     import torch
 
@@ -106,23 +106,28 @@ def main():
     finally:
         ray.shutdown()
     print(f"\nMachine: {bench.machine_line()}, GPU {torch.cuda.get_device_name(0)}")
-    print(f"Command: `python benchmarks/gpu_ray_actors.py {' '.join(sys.argv[1:])}`")
-    print(
-        "| workload | engine | num_gpus per worker | workers | items | job s | start-up s | items/s (steady) "
-        "| × 1 GPU worker |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    tables = Tables("benchmarks.gpu_ray_actors")
+    print(f"Command: `{tables.command}`")
+    header = ["workload", "engine", "num_gpus per worker", "workers", "items", "job s", "start-up s"]
+    tables.start(header + ["items/s (steady)", "× 1 GPU worker"])
     for workload in args.workloads:
         single = bench.steady_rate(results[(workload, 1.0, "full")])
         for setting in ("local", *GPU_FRACTIONS):
             short, full = results[(workload, setting, "short")], results[(workload, setting, "full")]
             rate = bench.steady_rate(full)
             gpus, workers = ("1 (local)", 1) if setting == "local" else (setting, int(round(1 / setting)))
-            print(
-                f"| {workload} | {'local' if setting == 'local' else 'ray'} | {gpus} | {workers} | "
-                f"{full['timing']['rows']} | {full['timing']['seconds']:.1f} | {short['timing']['seconds']:.1f} | "
-                f"{rate:.1f} | {bench.ratio(rate, single)} |"
+            tables.row(
+                workload,
+                "local" if setting == "local" else "ray",
+                gpus,
+                workers,
+                full["timing"]["rows"],
+                f"{full['timing']['seconds']:.1f}",
+                f"{short['timing']['seconds']:.1f}",
+                f"{rate:.1f}",
+                bench.ratio(rate, single),
             )
+    tables.write(args.json, gpu=torch.cuda.get_device_name(0))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`convert` step of project.yml: every split a dataset has, to corpus/<dataset>/<split>.spacy.
+"""`convert` step of project.yml: `python -m spacy_ita convert` on every split a dataset has,
+to corpus/<dataset>/<split>.spacy.
 
 Datasets name their splits differently (the demo has dev.txt, Twitter-2015/2017
 have valid.txt; Twitter-2017 has no test.txt here), so the splits are found,
@@ -8,15 +9,15 @@ further context sources (`--extra-contexts a.jsonl,folder/`), which win kind by
 kind over the align step's output in the order given.
 """
 
+import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_notice import announce_if_demo  # noqa: E402
+from scripts.demo_notice import announce_if_demo
 
 # Output split name -> file names it may have, first found wins.
 SPLIT_FILES = {"train": ("train.txt",), "dev": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
@@ -54,8 +55,6 @@ def main(
     images: Optional[Path] = typer.Option(None, help="Image folder, set as doc._.image"),
     dataset: str = typer.Option("", help="Dataset name, for the demo notice"),
 ) -> None:
-    from spacy_ita.cli.convert import convert
-
     announce_if_demo(dataset)
     splits = find_splits(dataset_dir)
     if "train" not in splits or "dev" not in splits:
@@ -65,15 +64,18 @@ def main(
     if missing:
         msg.fail(f"context source(s) not found: {', '.join(missing)}", exits=1)
     aligned = existing(contexts, "visual contexts")
-    sources = dict(
-        contexts=([aligned] if aligned else []) + extra or None,
-        captions=existing(captions, "captions"),
-        images=existing(images, "images"),
-    )
+    options: List[str] = []
+    for source in ([aligned] if aligned else []) + extra:  # the later wins kind by kind
+        options += ["--contexts", str(source)]
+    for option, found in (("--captions", existing(captions, "captions")), ("--images", existing(images, "images"))):
+        options += [option, str(found)] if found else []
     corpus_dir.mkdir(parents=True, exist_ok=True)
     for split, path in splits.items():
         msg.divider(f"{split}: {path}")
-        convert(path, corpus_dir / f"{split}.spacy", **sources)
+        command = [sys.executable, "-m", "spacy_ita", "convert", str(path), str(corpus_dir / f"{split}.spacy")]
+        returncode = subprocess.run(command + options).returncode
+        if returncode:
+            sys.exit(returncode)
     if "test" not in splits:
         msg.info(f"No test split in {dataset_dir}: only train and dev converted")
 

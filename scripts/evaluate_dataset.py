@@ -14,8 +14,7 @@ import srsly
 import typer
 from wasabi import msg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_notice import DEMO_NOTICE, announce_if_demo, is_demo  # noqa: E402
+from scripts.demo_notice import DEMO_NOTICE, announce_if_demo, is_demo
 
 HELD_OUT_SPLITS = ("dev", "test")
 

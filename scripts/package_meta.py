@@ -5,23 +5,17 @@ The pipeline's factories live in spacy-ita, so the package must require it
 run from source has none). On the demo set the description says it is a demo.
 """
 
-import sys
 from pathlib import Path
 
 import srsly
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_notice import DEMO_NOTICE, is_demo  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from scripts.demo_notice import DEMO_NOTICE, is_demo
+from spacy_ita import __version__
 
 
 def spacy_ita_requirement() -> str:
     """`spacy-ita>=X.Y.Z,<X.(Y+1).0` for the version of this checkout."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from spacy_ita import __version__
-
     major, minor = (int(part) for part in __version__.split(".")[:2])
     return f"spacy-ita>={__version__},<{major}.{minor + 1}.0"
 

@@ -10,7 +10,6 @@ as written. A `--training.max_epochs N` passed after `--` resizes the whole sche
 (warm-up and decay) to N epochs; other overrides passed there win over all.
 """
 
-import sys
 from pathlib import Path
 
 import typer
@@ -18,10 +17,8 @@ from spacy.cli._util import parse_config_overrides
 from spacy.cli.train import train
 from wasabi import msg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_notice import announce_if_demo, is_demo  # noqa: E402
-
-from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule  # noqa: E402
+from scripts.demo_notice import announce_if_demo, is_demo
+from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule
 
 # ~13 epochs of the 72 demo posts: minutes on 2 CPU cores, evaluated every 2 epochs.
 DEMO_OVERRIDES = {

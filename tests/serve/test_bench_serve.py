@@ -1,4 +1,4 @@
-"""benchmarks/bench_serve.py end to end on the tiny pipeline: both server modes, both payloads,
+"""`python -m benchmarks.bench_serve` end to end on the tiny pipeline: both server modes, both payloads,
 a table row each with no error."""
 
 import os
@@ -17,7 +17,7 @@ def test_bench_serve_prints_its_table(served_model, tmp_path):
         lines += [f"IMGID:post_{i}", f"{name}\tB-PER", "in\tO", "London\tB-LOC", ""]
         (images / f"post_{i}.png").write_bytes(png_bytes(RED))
     posts.write_text("\n".join(lines) + "\n", encoding="utf8")
-    command = [sys.executable, str(REPO / "benchmarks" / "bench_serve.py"), served_model, "--code", str(BATCH_SUPPORT)]
+    command = [sys.executable, "-m", "benchmarks.bench_serve", served_model, "--code", str(BATCH_SUPPORT)]
     command += ["--posts", str(posts), "--images", str(images)]
     command += ["--requests", "12", "--clients", "3", "--warmup", "3", "--max-seconds", "120"]
     proc = subprocess.run(

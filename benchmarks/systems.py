@@ -1,4 +1,4 @@
-"""The systems and datasets bench_real_data.py compares, the files each run
+"""The systems and datasets bench_real_data compares, the files each run
 reads, and the `python -m spacy train` command of one run."""
 
 import json
@@ -17,6 +17,8 @@ from spacy_ita.resources import resolve_model
 from spacy_ita.schedules import DATASET_EPOCHS, linear_schedule
 
 REPO = Path(__file__).resolve().parent.parent
+# A file path (`spacy train --code` imports a file); its name is in every recorded training command,
+# which a finished run must match to be reused (bench_real_data.finished_record).
 HOOKS = Path(__file__).resolve().parent / "bench_hooks.py"
 
 CAPTIONS = "captions-git-base/captions.csv"

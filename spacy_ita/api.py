@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from . import extensions  # noqa: F401  (declares doc._.image, visual_context, ...)
-from .decoding import repair_text
+from .text_repair import repair_text
 from .visual_context import normalize_context, warn_unknown_fields
 
 ALIGNER_FACTORY = "image_aligner"

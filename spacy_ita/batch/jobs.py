@@ -12,25 +12,24 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Container, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from spacy.util import is_package, minibatch
 from tqdm import tqdm
 
+from ..data.contexts import VisualSources
 from ..image_folder import index_images
 from ..ner.views import CROSS_MODAL
 from ..visual_context import CONTEXT_KINDS
 from .outputs import ResultWriter, check_output_apart, is_single_file
 from .pools import PoolSpec
-from .posts import BadRow, Post, PostColumns, input_files, read_posts
+from .posts import BadRow, Post, PostColumns, PostReadReport, check_post_input, read_post_file
 from .schema import ANNOTATION_FIELDS, annotation_schema, context_schema
 
 logger = logging.getLogger("spacy_ita")
 
 ENGINES = ("local", "ray")
 NER_STAGE = "ner"
-# How many bad rows are logged one by one before they are only counted.
-SHOWN_BAD_ROWS = 20
 
 
 @dataclass
@@ -49,16 +48,13 @@ class JobTiming:
 
 
 @dataclass
-class AnnotateSummary:
-    posts: int = 0  # readable posts in the input
-    bad_rows: int = 0
-    repaired_rows: int = 0  # posts to annotate with undecodable characters replaced by U+FFFD
-    already_done: int = 0
+class AnnotateSummary(PostReadReport):
+    """The counts of an annotate job; what its read found, skipped and repaired: `PostReadReport`'s."""
+
     with_image: int = 0
     cross_modal: int = 0
     entities: int = 0
     timing: JobTiming = field(default_factory=JobTiming)
-    bad: List[BadRow] = field(default_factory=list, repr=False)
 
     @property
     def annotated(self) -> int:
@@ -143,26 +139,14 @@ def annotate_posts(
     check_engine(engine)
     model = check_model(model)
     check_tagger(model)
-    input_files(input_path)  # a missing or empty input fails here, before any work
+    check_post_input(input_path)  # a missing or empty input fails here, before any work
     input_path = Path(input_path).resolve()
     check_annotate_output(output, input_path)
     summary = AnnotateSummary()
     with ResultWriter(
         output, id_column="id", schema=annotation_schema, output_format_name=output_format, fields=ANNOTATION_FIELDS
     ) as writer:
-        todo = []
-        for item in read_posts(input_path, columns, image_root=absolute(image_root)):
-            if isinstance(item, BadRow):
-                report_bad_row(summary, item)
-            elif item.id in writer.written:
-                summary.already_done += 1
-            else:
-                if item.repaired:
-                    report_repaired_post(summary, item)
-                todo.append(item)
-        summary.posts = len(todo) + summary.already_done
-        if not summary.posts and summary.bad_rows:
-            raise NoReadablePostError(no_readable_post_message(input_path, summary.bad, columns))
+        todo = posts_to_do(input_path, columns, writer.written, summary, image_root=absolute(image_root))
         summary.with_image = sum(post.image is not None for post in todo)
         if engine == "local":
             batches = annotate_locally(todo, model, batch_size=batch_size, code=absolute(code), gpu_id=gpu_id)
@@ -172,6 +156,39 @@ def annotate_posts(
             summary.entities += sum(len(row["entities"]) for row in rows)
             summary.cross_modal += sum(row["view"] == CROSS_MODAL for row in rows)
     return summary
+
+
+def posts_to_do(
+    input_path: Union[str, Path],
+    columns: PostColumns,
+    done: Container[str],
+    report: PostReadReport,
+    *,
+    image_root: Optional[Union[str, Path]] = None,
+    sources: Optional[VisualSources] = None,
+    limit: Optional[int] = None,
+) -> List[Post]:
+    """The readable posts of INPUT (the first `limit`) whose id is not in `done` (the output's ids),
+    read by `read_post_file`, the one reader of `annotate` and `generate-contexts`; bad rows and
+    repaired posts reported on `report`, which counts the posts read and those already done.
+    Raises NoReadablePostError (naming the columns the rows had) when no row was readable."""
+    todo = []
+    for item in read_post_file(input_path, columns, image_root=image_root, sources=sources):
+        if isinstance(item, BadRow):
+            report.report_bad_row(item)
+            continue
+        if limit is not None and report.posts >= limit:
+            break
+        report.posts += 1
+        if item.id in done:
+            report.already_done += 1
+        else:
+            if item.repaired:
+                report.report_repaired_post(item)
+            todo.append(item)
+    if not report.posts and report.bad_rows:
+        raise NoReadablePostError(no_readable_post_message(Path(input_path), report.bad, columns))
+    return todo
 
 
 class NoReadablePostError(ValueError):
@@ -197,29 +214,6 @@ def check_annotate_output(output: Path, input_path: Path) -> None:
     output = Path(output)
     if input_path.is_dir() and output.resolve().parent == input_path and is_single_file(output):
         raise ValueError(f"The output {output} is inside the input folder {input_path}, whose files are read as posts")
-
-
-def report_bad_row(summary: AnnotateSummary, bad: BadRow) -> None:
-    summary.bad_rows += 1
-    if summary.bad_rows <= SHOWN_BAD_ROWS:
-        summary.bad.append(bad)
-        logger.warning("Skipping %s", bad)
-    elif summary.bad_rows == SHOWN_BAD_ROWS + 1:
-        logger.warning("More unreadable rows follow; they are counted, not listed.")
-
-
-def report_repaired_post(summary: AnnotateSummary, post: Post) -> None:
-    summary.repaired_rows += 1
-    if summary.repaired_rows <= SHOWN_BAD_ROWS:
-        logger.warning(
-            "%s: post %r: %d undecodable character(s) (an emoji cut in half, or bytes that are not UTF-8) "
-            "replaced with U+FFFD",
-            post.where,
-            post.id,
-            post.repaired,
-        )
-    elif summary.repaired_rows == SHOWN_BAD_ROWS + 1:
-        logger.warning("More posts with undecodable characters follow; they are counted, not listed.")
 
 
 def write_all(

@@ -15,20 +15,20 @@ app = typer.Typer(help="spacy-ita: multimodal NER after ITA (Image-Text Alignmen
 
 def register_commands() -> None:
     """Add every command to `app` (imported here, not at import time, to keep `import spacy_ita.cli` light)."""
-    from .align_images import align_images
-    from .annotate import annotate
+    from .align_images import align_images_command
+    from .annotate import annotate_command
     from .assemble import assemble
     from .convert import convert
     from .evaluate_views import evaluate_views
-    from .generate_contexts import generate_contexts
+    from .generate_contexts import generate_contexts_command
     from .render import render
     from .schedule import schedule
     from .serve import serve
 
     app.command("convert")(convert)
-    app.command("align-images")(align_images)
-    app.command("annotate")(annotate)
-    app.command("generate-contexts")(generate_contexts)
+    app.command("align-images")(align_images_command)
+    app.command("annotate")(annotate_command)
+    app.command("generate-contexts")(generate_contexts_command)
     app.command("evaluate-views")(evaluate_views)
     app.command("render")(render)
     app.command("assemble")(assemble)

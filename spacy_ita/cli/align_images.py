@@ -35,7 +35,7 @@ from .options import (
 STAGES_HELP = " Stages: objects, ocr, caption. OUTPUT may then be a folder of part files."
 
 
-def align_images(
+def align_images_command(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images; the file stem is the image id.")],
     output_jsonl: Annotated[
         Path, typer.Argument(help="Output JSONL, one visual context per image (appended to on resume).")

@@ -2,7 +2,9 @@
 
 INPUT is JSONL, CSV or Parquet (or a folder of them) with an id and a text per
 row, optionally an image path (relative to the file's folder, or --image-root)
-and a precomputed visual context (an object; in CSV, JSON text). OUTPUT gets one
+and a precomputed visual context (an object; in CSV, JSON text); or an MNER `.txt`
+file (id: the image id). `generate-contexts` reads its INPUT the same way
+(`batch.posts.read_post_file`). OUTPUT gets one
 row per post: {id, entities: [{text, label, start_char, end_char, confidence}],
 view: cross_modal | text_only, visual_context (the aligned one, when the post
 had an image)}. A rerun skips the ids already in OUTPUT. The job is
@@ -33,9 +35,11 @@ from .options import (
 BATCH_HELP = "Posts per batch; a Parquet output writes one part file per batch."
 
 
-def annotate(
+def annotate_command(
     model: Annotated[str, typer.Argument(help="Trained pipeline: a folder or an installed package name.")],
-    input_path: Annotated[Path, typer.Argument(help="Posts: .jsonl, .csv or .parquet, or a folder of them.")],
+    input_path: Annotated[
+        Path, typer.Argument(help="Posts: .jsonl, .csv or .parquet (or a folder of them), or an MNER .txt.")
+    ],
     output: Annotated[Path, typer.Argument(help="A .jsonl file, or a folder of part files (resumed on rerun).")],
     engine: EngineOption = "local",
     id_column: IdColumnOption = "id",

@@ -1,6 +1,6 @@
 """`python -m spacy_ita generate-contexts POSTS OUTPUT`: knowledge and descriptions
 from an OpenAI-compatible endpoint, and what knowledge bases say about each post's
-entities (`--kb`), written as context JSONL. The job is `generators.run.generate_contexts`."""
+entities (`--kb`), written as context JSONL. The job is `generators.job.generate_contexts`."""
 
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -24,7 +24,7 @@ from .options import (
 
 
 @with_generator_options
-def generate_contexts(
+def generate_contexts_command(
     input_path: Annotated[
         Path, typer.Argument(help="Posts: an MNER .txt file, or .jsonl/.csv/.parquet as annotate reads.")
     ],
@@ -55,12 +55,11 @@ def generate_contexts(
     from ..batch.pools import stage_pools
     from ..batch.posts import PostColumns
     from ..data.contexts import VisualSources
-    from ..generators.run import GENERATE_STAGE
-    from ..generators.run import generate_contexts as run_generators
+    from ..generators.job import GENERATE_STAGE, generate_contexts
 
     try:
         pools = stage_pools([GENERATE_STAGE], workers or (), cpus_per_worker or (), ())
-        summary = run_generators(
+        summary = generate_contexts(
             input_path,
             output,
             configs=generators.configs(),
@@ -75,7 +74,10 @@ def generate_contexts(
         )
     except (OSError, ValueError, ImportError) as err:  # a missing or unreadable file, a bad option
         msg.fail(str(err), exits=1)
-    msg.info(f"{summary.posts} posts: {summary.already_done} already in {output}, {len(summary.bad_rows)} bad rows")
+    msg.info(
+        f"{summary.posts} posts: {summary.already_done} already in {output}, {summary.bad_rows} bad rows, "
+        f"{summary.repaired_rows} with undecodable characters replaced by U+FFFD"
+    )
     for kind, run in summary.kinds.items():
         line = f"{kind}: {run}" if engine == "local" else f"{kind}: {len(summary.empty[kind])} empty answers"
         for what, ids in (("empty answer", summary.empty[kind]), ("failed", summary.failed[kind])):

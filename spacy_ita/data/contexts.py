@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ..decoding import parquet_rows, repair_value
 from ..image_folder import IMAGE_SUFFIXES, index_images
+from ..text_repair import parquet_rows, repair_value
 from ..visual_context import has_context, merge_contexts, normalize_context, warn_unknown_fields
 from .mner_format import MNERFormatError, utf8_lines
 

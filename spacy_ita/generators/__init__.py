@@ -4,13 +4,19 @@ description and transcription of an image); and `kb`, retrieved from knowledge b
 about the entities a post names (no model)."""
 
 from .client import ChatAnswer, ChatEndpoint, GenerationSummary, create_chat_endpoint
-from .demonstrations import Demonstration, DemonstrationSelector, SentenceEmbedder, read_demonstrations
+from .demonstrations import (
+    Demonstration,
+    DemonstrationSelector,
+    SentenceEmbedder,
+    read_demonstration_posts,
+    read_demonstrations,
+)
 from .description import VLMDescription, create_vlm_description, image_data_url
+from .job import generate_contexts
 from .kb import KBIndex, KBRetriever, create_kb_retriever
 from .kb_sources import PACKAGED_SOURCES, KBRecord, read_kb_file
 from .knowledge import LLMKnowledge, create_llm_knowledge
 from .prompts import PromptTemplate, clean_answer, render_contexts
-from .run import generate_contexts, read_demonstration_posts, read_post_file
 
 __all__ = [
     "ChatAnswer",
@@ -36,6 +42,5 @@ __all__ = [
     "read_demonstration_posts",
     "read_demonstrations",
     "read_kb_file",
-    "read_post_file",
     "render_contexts",
 ]

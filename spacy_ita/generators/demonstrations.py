@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..aligners.backend import shared_model
+from ..batch.posts import Post, read_post_file
+from ..data.contexts import VisualSources, read_context_jsonl
 from ..pipeline_data import PipelineData, check_data_file
 from ..resources import resolve_model
 from ..visual_context import normalize_context
@@ -65,6 +67,28 @@ def read_demonstrations(path: Union[str, Path], answer_field: str = "knowledge")
             context = normalize_context({k: v for k, v in record.items() if k not in ("text", answer_field)})
             context["knowledge"] = ""  # the answer is not a context of its own demonstration
             pool.append(Demonstration(text=text, answer=answer, context=context, id=str(record.get("id", ""))))
+    return pool
+
+
+def read_demonstration_posts(
+    answers: Union[str, Path],
+    posts: Union[str, Path],
+    sources: Optional[VisualSources] = None,
+    answer_field: str = "knowledge",
+) -> List[Demonstration]:
+    """A demonstration pool from answers keyed by post id (`{"image_id", "knowledge"}` lines,
+    as PGIM's hand-written examples are) joined with the posts file they answer (read as
+    `annotate` and `generate-contexts` read posts: `batch.posts.read_post_file`) and its
+    context sources. Answers whose post is not in `posts` are skipped with a warning."""
+    written = {image_id: ctx.get(answer_field) for image_id, ctx in read_context_jsonl(answers).items()}
+    pool = []
+    for post in read_post_file(posts, sources=sources or VisualSources()):
+        if isinstance(post, Post) and written.get(post.id):
+            context = normalize_context(post.visual_context)
+            context[answer_field] = ""
+            pool.append(Demonstration(text=post.text, answer=str(written.pop(post.id)), context=context, id=post.id))
+    if any(written.values()):
+        logger.warning("%s: %d answers name posts that are not in %s; skipped", answers, len(written), posts)
     return pool
 
 

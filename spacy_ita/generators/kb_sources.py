@@ -31,7 +31,7 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from ..decoding import repair_text
+from ..text_repair import repair_text
 
 logger = logging.getLogger("spacy_ita")
 

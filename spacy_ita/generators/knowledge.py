@@ -20,7 +20,7 @@ from ..aligners.cache import AlignmentCache
 from ..pipeline_data import PipelineData
 from ..visual_context import CONTEXT_KINDS
 from .client import ChatEndpoint, GenerationSummary
-from .demonstrations import Demonstration, DemonstrationSelector, read_demonstrations
+from .demonstrations import Demonstration, DemonstrationSelector, read_demonstration_posts, read_demonstrations
 from .prompts import PromptTemplate, clean_answer, render_contexts
 
 # Bump when the stored form of an answer changes, so old cache entries stop matching.
@@ -192,7 +192,6 @@ def create_llm_knowledge(
             if not examples_posts:
                 return read_demonstrations(examples)
             from ..data.contexts import VisualSources
-            from .run import read_demonstration_posts
 
             sources = VisualSources.load(contexts=examples_contexts or None)
             return read_demonstration_posts(examples, examples_posts, sources)

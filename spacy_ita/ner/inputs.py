@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
-from ..decoding import repair_text
+from ..text_repair import repair_text
 from .word_shape import word_shapes
 
 # Only the first subword of a word is read out; later ones just give the

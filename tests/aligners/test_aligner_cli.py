@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from spacy_ita.aligners.detector import YOLODetector
 from spacy_ita.batch.outputs import jsonl_finished_ids
-from spacy_ita.cli.align_images import align_images
+from spacy_ita.cli.align_images import align_images_command
 from spacy_ita.visual_context import CONTEXT_KINDS
 
 ASSETS = importlib_resources.files("ultralytics") / "assets"
@@ -46,7 +46,7 @@ def counted_images(monkeypatch):
 
 def invoke(images_dir, output, *extra):
     app = typer.Typer()
-    app.command()(align_images)
+    app.command()(align_images_command)
     args = [str(images_dir), str(output), "--no-ocr", "--detector", "yolov10n", "--batch-size", "2", *extra]
     return CliRunner().invoke(app, args)
 
@@ -100,7 +100,7 @@ def test_a_torn_last_line_is_cut_off(tmp_path):
 
 def test_unknown_ocr_engine_or_none_at_all_is_a_clear_error(images_dir, tmp_path):
     app = typer.Typer()
-    app.command()(align_images)
+    app.command()(align_images_command)
     output = tmp_path / "contexts.jsonl"
     result = CliRunner().invoke(app, [str(images_dir), str(output), "--ocr", "tesseract", "--detector", "none"])
     assert result.exit_code == 1 and "Unknown OCR engine 'tesseract'" in result.output

@@ -16,7 +16,7 @@ from spacy_ita.batch.outputs import ResultWriter, finished_ids
 from spacy_ita.batch.pools import PoolSpec, stage_pools
 from spacy_ita.batch.posts import BadRow, PostColumns, read_posts
 from spacy_ita.batch.schema import context_schema
-from spacy_ita.cli.annotate import annotate
+from spacy_ita.cli.annotate import annotate_command
 from spacy_ita.visual_context import empty_context
 
 import batch_support
@@ -25,7 +25,7 @@ from batch_support import BAD_LINES, POSTS, read_rows, save_model, write_posts
 
 def run(*args, exit_code=0):
     app = typer.Typer()
-    app.command()(annotate)
+    app.command()(annotate_command)
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == exit_code, result.output
     return result
@@ -249,6 +249,53 @@ def test_a_job_in_which_every_row_is_unreadable_fails_and_names_the_columns_it_f
     assert "No readable post" in message and "no id (column 'id')" in message
     assert "'text', 'tweet_id'" in message and "--id-column" in message
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_annotate_and_generate_contexts_read_the_same_posts_and_warn_the_same_way(model, tmp_path, caplog):
+    """Issue #33: generate-contexts had its own post reader, which logged every bad row (annotate's
+    stops listing after 20). Both jobs now read through batch.posts.read_post_file and report through
+    PostReadReport: the same rows, the same warnings, MNER .txt included."""
+    from spacy_ita.batch.jobs import annotate_posts
+    from spacy_ita.batch.posts import SHOWN_BAD_ROWS
+    from spacy_ita.generators import KBRetriever, generate_contexts
+
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text(json.dumps({"name": "Paris", "description": "capital of France"}) + "\n", encoding="utf8")
+    bad = ['{"id": "b%d", "text": 42}' % i for i in range(SHOWN_BAD_ROWS + 5)]
+    good = [{"id": "g1", "text": "Obama in Paris"}, {"id": "g2", "text": "Messi in London \ud83d"}]
+    jsonl = write_posts(tmp_path / "jsonl", posts=good, bad_lines=[*bad, '{"id": "g1", "text": "again"}'])
+    mner = tmp_path / "posts.txt"
+    mner.write_text("IMGID:m1\nObama\tB-PER\nin\tO\nParis\tB-LOC\n\nIMGID:m2\nhi\tO\n", encoding="utf8")
+
+    def jobs(posts):
+        reads = {}
+        for job in ("annotate", "generate-contexts"):
+            output = tmp_path / f"{posts.suffix[1:]}-{job}.jsonl"
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+                if job == "annotate":
+                    summary = annotate_posts(model, posts, output, progress=False)
+                else:
+                    summary = generate_contexts(posts, output, kb=KBRetriever([str(kb)]), progress=False)
+            id_column = "id" if job == "annotate" else "image_id"
+            messages = [record.getMessage() for record in caplog.records]
+            warnings = [m for m in messages if m.startswith(("Skipping", "More ")) or "undecodable" in m]
+            ids = sorted(row[id_column] for row in read_rows(output))
+            reads[job] = (ids, summary.posts, summary.bad_rows, summary.repaired_rows, summary.bad, warnings)
+        return reads
+
+    reads = jobs(jsonl)
+    assert reads["annotate"] == reads["generate-contexts"]
+    ids, posts, bad_rows, repaired, listed, warnings = reads["annotate"]
+    assert ids == ["g1", "g2"] and posts == 2 and bad_rows == SHOWN_BAD_ROWS + 6 and repaired == 1
+    assert len(listed) == SHOWN_BAD_ROWS and str(listed[0]).endswith("post 'b0': text is a int, not a string")
+    skipped = [w for w in warnings if w.startswith("Skipping")]
+    assert len(skipped) == SHOWN_BAD_ROWS and "More unreadable rows follow; they are counted, not listed." in warnings
+    assert any("'g2': 1 undecodable character" in w for w in warnings)
+
+    reads = jobs(mner)
+    assert reads["annotate"] == reads["generate-contexts"]
+    assert reads["annotate"][:3] == (["m1", "m2"], 2, 0)
 
 
 TWEETS = [

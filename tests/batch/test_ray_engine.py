@@ -19,7 +19,7 @@ from spacy_ita.batch.jobs import RayOptions, annotate_posts
 from spacy_ita.batch.outputs import ResultWriter
 from spacy_ita.batch.pools import PoolSpec
 from spacy_ita.batch.schema import context_schema
-from spacy_ita.cli.align_images import align_images
+from spacy_ita.cli.align_images import align_images_command
 from spacy_ita.data.contexts import read_context_jsonl
 
 import batch_support
@@ -169,7 +169,7 @@ def test_align_images_on_ray_matches_local(ray_session, tmp_path, monkeypatch):
         Image.open(assets / source).convert("RGB").resize(size).save(images / f"{name}.jpg")
     (images / "e.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     app = typer.Typer()
-    app.command()(align_images)
+    app.command()(align_images_command)
     common = ["--detector", "yolov10n", "--batch-size", "2", "--code", batch_support.CODE]
     local = CliRunner().invoke(app, [str(images), str(tmp_path / "local.jsonl"), *common])
     assert local.exit_code == 0, local.output

@@ -1,5 +1,7 @@
 """The command-line layer: typer lives in spacy_ita/cli/ only, the library's packages do not
-import each other both ways, and commands that build the same generators take the same options."""
+import each other both ways, no module of spacy_ita is in an import circle, no command function
+shares its name with a library function, and commands that build the same generators take the
+same options."""
 
 import ast
 import subprocess
@@ -17,7 +19,8 @@ PACKAGE = Path(spacy_ita.__file__).parent
 
 
 def imported_modules(path: Path):
-    """Absolute names of the modules a file imports (relative imports resolved)."""
+    """Absolute names of the modules a file imports anywhere in it (at the top, inside functions;
+    relative imports resolved); `from a import x` yields a and a.x (x may be a module)."""
     package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
         if isinstance(node, ast.Import):
@@ -26,8 +29,54 @@ def imported_modules(path: Path):
             base = list(package[: len(package) - node.level + 1]) if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             yield module
-            if not node.module:  # `from . import x`: x may be a module
-                yield from (f"{module}.{alias.name}" for alias in node.names)
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph():
+    """{module: the spacy_ita modules it imports}. A module's own packages are left out: Python
+    imports them before the module itself, so importing one back never closes a circle."""
+    paths = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        name: {
+            target
+            for target in imported_modules(path)
+            if target in paths and target != name and not name.startswith(target + ".")
+        }
+        for name, path in paths.items()
+    }
+
+
+def circles(graph):
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            on_stack.difference_update(component)
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
 
 
 def library_modules():
@@ -54,6 +103,46 @@ def test_no_module_outside_cli_imports_typer():
 
 def test_no_library_module_imports_the_cli_layer():
     assert importers(library_modules(), "spacy_ita.cli") == []
+
+
+def test_no_import_circle_between_spacy_ita_modules():
+    """Issue #33: a circle makes the order modules load in matter and hides which module owns a
+    rule. A lazy import inside a function counts: it defers the circle, it does not cut it."""
+    graph = import_graph()
+    assert "spacy_ita.batch.posts" in graph["spacy_ita.batch.jobs"]  # the reader sees the imports
+    assert "spacy_ita.generators.demonstrations" in graph["spacy_ita.generators.knowledge"]
+    assert "spacy_ita.generators" not in graph["spacy_ita.generators.job"]  # its own package
+    assert circles(graph) == [], "import circles: " + "; ".join(" <-> ".join(c) for c in circles(graph))
+
+
+def test_circles_are_found_through_relative_and_function_level_imports(tmp_path, monkeypatch):
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    package = tmp_path / "spacy_ita"
+    (package / "generators").mkdir(parents=True)
+    for name in ("__init__.py", "text_repair.py", "generators/__init__.py", "generators/demonstrations.py"):
+        (package / name).write_text("", encoding="utf8")
+    (package / "generators" / "job.py").write_text("from .knowledge import LLMKnowledge\n", encoding="utf8")
+    (package / "generators" / "knowledge.py").write_text(
+        "from .. import text_repair\n\ndef pool():\n    from .job import read_demonstration_posts\n", encoding="utf8"
+    )
+    monkeypatch.setattr(f"{__name__}.PACKAGE", package)
+    graph = import_graph()
+    assert graph["spacy_ita.generators.knowledge"] == {"spacy_ita.text_repair", "spacy_ita.generators.job"}
+    assert circles(graph) == [["spacy_ita.generators.job", "spacy_ita.generators.knowledge"]]
+
+
+def test_no_command_function_shares_a_library_function_name():
+    """Issue #33: `generate_contexts` was both the command and the job, imported under an alias."""
+    register_commands()
+    commands = {info.callback.__name__ for info in app.registered_commands}
+    assert "generate_contexts_command" in commands
+    library = {
+        f"{path.relative_to(PACKAGE)}:{node.name}"
+        for path in library_modules()
+        for node in ast.parse(path.read_text(encoding="utf8")).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in commands
+    }
+    assert library == set()
 
 
 def test_aligners_do_not_import_batch():

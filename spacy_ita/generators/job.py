@@ -17,7 +17,6 @@ flight: this stage waits on the network, so many requests per worker pay.
 
 import copy
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
@@ -27,29 +26,24 @@ from spacy.util import minibatch
 from ..aligners.cache import AlignmentCache
 from ..batch.jobs import (
     JobTiming,
-    NoReadablePostError,
     RayOptions,
     check_annotate_output,
     check_engine,
-    no_readable_post_message,
     post_input_rows,
     post_input_schema,
+    posts_to_do,
     write_all,
 )
 from ..batch.outputs import ResultWriter
 from ..batch.pools import PoolSpec
-from ..batch.posts import BadRow, Post, PostColumns, read_posts
+from ..batch.posts import Post, PostColumns, PostReadReport, check_post_input
 from ..batch.schema import context_schema
 from ..data.contexts import VisualSources
-from ..data.mner_format import read_mner
-from ..visual_context import merge_contexts, normalize_context
+from ..visual_context import normalize_context
 from .client import GenerationSummary
-from .demonstrations import Demonstration
 from .description import VLMDescription
 from .kb import KBRetriever
 from .knowledge import LLMKnowledge
-
-logger = logging.getLogger("spacy_ita")
 
 # In the order they are made: the knowledge prompt shows the description and the kb text.
 GENERATED_KINDS = ("description", "kb", "knowledge")
@@ -57,10 +51,10 @@ GENERATE_STAGE = "generate"
 
 
 @dataclass
-class ContextJobSummary:
-    posts: int = 0
-    already_done: int = 0
-    bad_rows: List[BadRow] = field(default_factory=list)
+class ContextJobSummary(PostReadReport):
+    """The counts of a generate-contexts job; what its read found, skipped and repaired:
+    `PostReadReport`'s (the same warnings, capped the same way, as annotate's)."""
+
     # {kind: summary of its requests}; `failed` names the posts whose kind failed (not written:
     # a rerun retries them), `empty` those written with an empty answer.
     kinds: Dict[str, GenerationSummary] = field(default_factory=dict)
@@ -78,56 +72,6 @@ class ContextJobSummary:
     def causes(self) -> str:
         """The most frequent causes of failure over the kinds (local engine)."""
         return "; ".join(run.causes() for run in self.kinds.values() if run.failures)
-
-
-def read_post_file(
-    path: Union[str, Path],
-    *,
-    sources: Optional[VisualSources] = None,
-    columns: PostColumns = PostColumns(),
-    image_root: Optional[Union[str, Path]] = None,
-) -> Iterator[Union[Post, BadRow]]:
-    """Posts of an MNER `.txt` file (id: the image id, text: the tokens joined by spaces)
-    or of JSONL / CSV / Parquet as `annotate` reads them; each post's context is its own
-    merged with what `sources` know of its id (the sources win kind by kind), its image
-    its own or the sources' image folder's."""
-    sources = sources or VisualSources()
-    path = Path(path)
-    if path.suffix.lower() == ".txt":
-        items: Iterator[Union[Post, BadRow]] = (
-            Post(r.image_id, " ".join(r.tokens), where=f"{path}:{r.line}") for r in read_mner(path)
-        )
-    else:
-        items = read_posts(path, columns, image_root=image_root)
-    for item in items:
-        if isinstance(item, Post):
-            item.visual_context = merge_contexts(item.visual_context, sources.context_for(item.id))
-            if item.image is None and sources.image_for(item.id) is not None:
-                item.image = str(sources.image_for(item.id))
-        yield item
-
-
-def read_demonstration_posts(
-    answers: Union[str, Path],
-    posts: Union[str, Path],
-    sources: Optional[VisualSources] = None,
-    answer_field: str = "knowledge",
-) -> List[Demonstration]:
-    """A demonstration pool from answers keyed by post id (`{"image_id", "knowledge"}` lines,
-    as PGIM's hand-written examples are) joined with the posts file they answer and its
-    context sources. Answers whose post is not in `posts` are skipped with a warning."""
-    from ..data.contexts import read_context_jsonl
-
-    written = {image_id: ctx.get(answer_field) for image_id, ctx in read_context_jsonl(answers).items()}
-    pool = []
-    for post in read_post_file(posts, sources=sources):
-        if isinstance(post, Post) and written.get(post.id):
-            context = normalize_context(post.visual_context)
-            context[answer_field] = ""
-            pool.append(Demonstration(text=post.text, answer=str(written.pop(post.id)), context=context, id=post.id))
-    if any(written.values()):
-        logger.warning("%s: %d answers name posts that are not in %s; skipped", answers, len(written), posts)
-    return pool
 
 
 def generate_contexts(
@@ -177,6 +121,7 @@ def generate_contexts(
     none_built = knowledge is None and description is None and kb is None
     if engine == "local" and none_built or engine != "local" and not configs:
         raise ValueError("No generator enabled: configure a knowledge LLM, a description VLM or a knowledge base.")
+    check_post_input(input_path)  # a missing or unreadable input fails here, before anything is asked
     # Their files (prompt templates, the demonstration pool, a KB file) are read before anything is written or asked.
     for generator in (knowledge, description, kb, *built.values()):
         if generator is not None:
@@ -190,23 +135,15 @@ def generate_contexts(
     summary.failed = {kind: [] for kind in kinds}
     summary.empty = {kind: [] for kind in kinds}
     with ResultWriter(output, id_column="image_id", schema=context_schema, output_format_name=output_format) as writer:
-        todo: List[Post] = []
-        seen = 0
-        for item in read_post_file(input_path, sources=sources, columns=columns, image_root=image_root):
-            if isinstance(item, BadRow):
-                summary.bad_rows.append(item)
-                logger.warning("Skipping %s", item)
-                continue
-            if limit is not None and seen >= limit:
-                break
-            seen += 1
-            if item.id in writer.written:
-                summary.already_done += 1
-            else:
-                todo.append(item)
-        summary.posts = seen
-        if not seen and summary.bad_rows:
-            raise NoReadablePostError(no_readable_post_message(Path(input_path), summary.bad_rows, columns))
+        todo = posts_to_do(
+            input_path,
+            columns,
+            writer.written,
+            summary,
+            image_root=image_root,
+            sources=sources or VisualSources(),
+            limit=limit,
+        )
         batches: Iterator[List[Dict[str, Any]]]
         if engine == "local":
             batches = (
@@ -230,7 +167,7 @@ class GenerateActor:
     def __init__(self, configs: Dict[str, dict], cache_dir: Optional[str]) -> None:
         from spacy.util import registry
 
-        from .. import generators  # noqa: F401  (registers the generators in the worker)
+        from . import description, kb, knowledge  # noqa: F401  (register the generators in the worker)
 
         built = {kind: registry.resolve({"g": config})["g"] for kind, config in configs.items()}
         self.knowledge, self.description, self.kb = built.get("knowledge"), built.get("description"), built.get("kb")

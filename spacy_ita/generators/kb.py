@@ -365,6 +365,8 @@ class KBRetriever:
                     continue
             answer = self.retrieve(text, ocr)
             summary.requests += 1
+            if not answer:  # no entity found: an empty answer in the summary, as an LLM's would be
+                summary.empty.append(post_id)
             answers[post_id] = answer or None
             if cache is not None:
                 cache.set(key, answer)  # "" too: a post with no entity is not looked up again

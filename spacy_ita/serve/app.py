@@ -338,9 +338,8 @@ async def _form_post(request: Request, body: bytes, service: Service) -> Post:
     except (MultiPartException, StarletteHTTPException) as err:  # Starlette wraps the parser's in its 400
         problem = str(err.message if isinstance(err, MultiPartException) else err.detail)
         if "exceeded maximum size" in problem:  # Starlette's words for a field over max_part_size
-            raise LimitExceeded(
-                "max_text_chars", limits.max_text_chars, f"a form field has more than {max_field_bytes} bytes"
-            ) from None
+            too_long = f"a form field has more than {max_field_bytes} bytes, more than any text within the limit"
+            raise LimitExceeded("max_text_chars", limits.max_text_chars, too_long) from None
         raise RequestRefused(400, "malformed_form", f"the form cannot be read: {problem}") from None
     try:
         unknown = sorted(set(form) - {"id", "text", "image", "visual_context"})

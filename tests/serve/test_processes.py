@@ -15,9 +15,19 @@ WAIT = 60
 
 
 def workers(server):
-    """The worker processes uvicorn started (its supervisor's children, not the resource tracker)."""
-    children = psutil.Process(server.pid).children()
-    return [c for c in children if "multiprocessing.resource_tracker" not in " ".join(c.cmdline())]
+    """The live worker processes uvicorn started (its supervisor's children, not the resource
+    tracker). A killed worker stays a zombie until the supervisor reaps it: not a worker, and
+    its command line cannot be read (psutil.ZombieProcess), nor that of one gone meanwhile."""
+    live = []
+    for child in psutil.Process(server.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "multiprocessing.resource_tracker" not in " ".join(
+                child.cmdline()
+            ):
+                live.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return live
 
 
 def test_two_processes_share_the_port(served_model, tmp_path):

@@ -39,14 +39,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jum
 
 import spacy  # noqa: E402
 import torch  # noqa: E402
-from spacy.util import load_config  # noqa: E402
 from thinc.util import torch2xp, xp2torch  # noqa: E402
 
-from benchmarks.systems import CONTEXT_SETS, DEFAULT_CONTEXT_TOKENS, budget_overrides  # noqa: E402
+from benchmarks.bench_train_step import build  # noqa: E402
+from benchmarks.systems import CONTEXT_SETS  # noqa: E402
 from benchmarks.table import cpu_model  # noqa: E402
 from spacy_ita.data.corpus import create_mner_corpus, predicted_doc  # noqa: E402
 from spacy_ita.ner.architecture import built_parts, encode_training_views, tagger_shim  # noqa: E402
-from spacy_ita.ner.precision import PRECISIONS, cpu_bf16_units, resolve_precision  # noqa: E402
+from spacy_ita.ner.precision import PRECISIONS, cpu_bf16_units  # noqa: E402
 from spacy_ita.ner.views import two_view_loss  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,21 +63,6 @@ PHASES = (
     "encoder bwd cross",
     "optimizer",
 )
-
-
-def build(encoder: str, precision: str, freeze: bool, train_path: str):
-    """A fresh ITA pipeline of configs/ita.cfg for `encoder`, Twitter-2017's temperature."""
-    config_path = os.path.join(REPO, "configs", "ita.cfg")
-    overrides = {
-        "paths.train": train_path,
-        "paths.dev": train_path,
-        "components.ita_ner.model.encoder": encoder,
-        "components.ita_ner.model.freeze_word_embeddings": freeze,
-        "components.ita_ner.precision": precision,
-        "components.ita_ner.temperature": 2.0,
-        **budget_overrides(config_path, DEFAULT_CONTEXT_TOKENS),
-    }
-    return spacy.util.load_model_from_config(load_config(config_path, overrides=overrides), auto_fill=True)
 
 
 class Clock:
@@ -155,10 +140,12 @@ def inference(nlp, references, view: str) -> Dict[str, float]:
 
 def measure(args, encoder: str, precision: str, freeze: bool, train, valid, train_path: str) -> Dict[str, Any]:
     torch.manual_seed(0)
-    nlp = build(encoder, precision, freeze, train_path)
+    # Twitter-2017's temperature: the KL term is computed as in its trainings.
+    extra = {"components.ita_ner.model.freeze_word_embeddings": freeze, "components.ita_ner.temperature": 2.0}
+    nlp = build("ita", encoder, train_path, precision=precision, extra=extra)
     optimizer = nlp.initialize(lambda: train)
     row: Dict[str, Any] = {"encoder": encoder, "precision": precision, "frozen_word_embeddings": freeze}
-    row["computes_in"] = resolve_precision(precision, "cpu")
+    row["computes_in"] = nlp.get_pipe("ita_ner").compute_precision
     if args.inference and not freeze:  # freezing changes nothing at inference
         row["text"] = inference(nlp, valid, "text")
         row["cross"] = inference(nlp, valid, "auto")

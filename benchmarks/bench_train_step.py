@@ -14,7 +14,7 @@ when the question is only the cost of an epoch.
 import argparse
 import os
 import time
-from typing import Tuple
+from typing import Any, Dict, Optional, Tuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # two threads make step times jump here
 
@@ -33,7 +33,16 @@ BATCH = 16
 TRAIN_POSTS = {"twitter2015": 4000, "twitter2017": 3373}
 
 
-def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONTEXT_TOKENS, precision: str = "auto"):
+def build(
+    system: str,
+    encoder: str,
+    train_path: str,
+    tokens: int = DEFAULT_CONTEXT_TOKENS,
+    precision: str = "auto",
+    extra: Optional[Dict[str, Any]] = None,
+):
+    """A fresh pipeline of `system` (its config, encoder, budget, precision); ITA systems take the
+    config overrides `extra` last."""
     paths = {"paths.train": train_path, "paths.dev": train_path}  # only to validate the config's corpora
     if system == "trf_ner":
         config = load_config(
@@ -50,7 +59,7 @@ def build(system: str, encoder: str, train_path: str, tokens: int = DEFAULT_CONT
         }
         if system == "ita_text":
             overrides["components.ita_ner.views"] = ["text"]
-        config = load_config(config_path, overrides=overrides)
+        config = load_config(config_path, overrides={**overrides, **(extra or {})})
     return spacy.util.load_model_from_config(config, auto_fill=True)
 
 

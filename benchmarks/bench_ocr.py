@@ -13,7 +13,7 @@ Image sets, all built here from installed packages (nothing downloaded):
   zidane.jpg, the demo set's copies of them, scikit-image's photos when installed);
   speed only, their text is not known;
 - text-heavy: signs, posters and chat/tweet screenshots rendered here, plus every
-  eighth demo image (scripts/build_demo_images.py); speed and accuracy;
+  eighth demo image (spacy_ita/demo.py); speed and accuracy;
 - rendered: `--rendered` known strings, cycling through fonts (Pillow's own and the
   DejaVu/Computer Modern TTFs matplotlib ships), sizes, colours, real-photo
   backgrounds, slight rotations, and transparent backgrounds; accuracy (and speed).
@@ -236,7 +236,7 @@ def text_heavy_set(folder: Path) -> List[Dict[str, Any]]:
             (8, 8, image.width - 8, image.height - 8), 12, outline="#ffffff", width=4
         )
         items.append(save(image, folder / f"sign{n}.png", " ".join(lines), "sign"))
-    from scripts.build_demo_images import render_text_image
+    from spacy_ita.demo import render_text_image
 
     specs = [json.loads(line) for line in (REPO_ROOT / "assets" / "demo" / "images.jsonl").read_text().splitlines()]
     for spec in [s for s in specs if "lines" in s][::8]:

@@ -103,7 +103,7 @@ def installed_path(distribution: str, inner_path: str) -> Path:
 
 
 def weights_cache_dir() -> Path:
-    """Where split models are assembled and converted ones written: $SPACY_ITA_CACHE, else ~/.cache/spacy_ita."""
+    """Where split models are joined and converted ones written: $SPACY_ITA_CACHE, else ~/.cache/spacy_ita."""
     root = os.environ.get("SPACY_ITA_CACHE") or Path.home() / ".cache" / "spacy_ita"
     return Path(root) / "models"
 
@@ -115,7 +115,7 @@ def require_parts(parts: Sequence[Path], what: str) -> None:
         raise MissingModelError(f"Parts of the {what} are missing: {missing}")
 
 
-def assemble_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> Path:
+def join_split_zip(parts: Sequence[Path], inner_dir: str, target: Path) -> Path:
     """Join the zip `parts` (byte-split, in order) and unpack `inner_dir` into `target`.
 
     Done once: a finished `target` is reused. Unpacked in a temporary folder beside
@@ -203,13 +203,13 @@ def split_file_path(name: str) -> Path:
 
 
 def split_model_dir(name: str) -> Path:
-    """Folder of the split model `name`, assembled from its installed part distributions."""
+    """Folder of the split model `name`, joined from its installed part distributions."""
     part_specs, inner_dir = SPLIT_MODELS[name]
     target = weights_cache_dir() / name
     if target.is_dir():
         return target
     parts = [installed_path(dist, inner) for dist, inner in part_specs]
-    return assemble_split_zip(parts, inner_dir, target)
+    return join_split_zip(parts, inner_dir, target)
 
 
 def converted_model_dir(name: str) -> Path:

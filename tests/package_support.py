@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 from typing import Tuple
 
+import srsly
 from spacy.cli.package import package
 
-from scripts import package_meta
+from spacy_ita.package_meta import package_meta
 
 
 def run(*args, **kwargs):
@@ -17,11 +18,11 @@ def run(*args, **kwargs):
 
 
 def package_and_install(model: Path, work: Path, name: str, version: str, dataset: str) -> Tuple[Path, Path]:
-    """(sdist, site): the project's meta step, then what `python -m spacy package` runs, both
-    in-process to spare two interpreter starts (an sdist: a wheel would need the `build`
+    """(sdist, site): what `python -m spacy_ita package` runs (its meta.json, then spaCy's
+    package), in-process to spare two interpreter starts (an sdist: a wheel would need the `build`
     module); the sdist installed into `site`, a folder only PYTHONPATH leads to."""
     meta = work / "meta.json"
-    package_meta.main(model, meta, dataset=dataset)
+    srsly.write_json(meta, package_meta(model, dataset))
     (work / "packages").mkdir()
     package(model, work / "packages", meta_path=meta, name=name, version=version, create_sdist=True, force=True)
     sdist = work / "packages" / f"en_{name}-{version}" / "dist" / f"en_{name}-{version}.tar.gz"

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from spacy_ita.aligners.component import ImageAligner
 from spacy_ita.cli.align_images import align_images_command
-from spacy_ita.cli.convert import convert
+from spacy_ita.cli.convert import convert_command
 from spacy_ita.data import index_images, read_docbin
 from spacy_ita.image_folder import IMAGE_SUFFIXES
 from spacy_ita.visual_context import empty_context
@@ -55,7 +55,7 @@ def test_align_images_and_convert_pick_the_same_file_per_image_id(images_dir, tm
 
     posts = tmp_path / "posts.txt"
     posts.write_text("IMGID:a\nParis\tB-LOC\n\nIMGID:b\nRome\tB-LOC\n", encoding="utf8")
-    invoke(convert, [posts, tmp_path / "posts.spacy", "--images", images_dir])
+    invoke(convert_command, [posts, tmp_path / "posts.spacy", "--images", images_dir])
     attached = {doc._.image_id: Path(doc._.image).resolve() for doc in read_docbin(tmp_path / "posts.spacy")}
 
     assert aligned == attached == {"a": (images_dir / "a.jpg").resolve(), "b": (images_dir / "b.tif").resolve()}

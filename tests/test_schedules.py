@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import spacy
-import typer
 from spacy.tokens import DocBin
 
 from spacy_ita.schedules import DATASET_EPOCHS, corpus_schedule, linear_schedule, steps_per_epoch
@@ -45,17 +44,19 @@ def corpus(tmp_path, n: int) -> Path:
 
 
 def run_workflow_train(tmp_path, monkeypatch, dataset: str, *extra: str):
-    """scripts.train_pipeline's command with `spacy train` replaced by a recorder: the overrides it gets."""
+    """`python -m spacy_ita train` (the workflow's train step) with `spacy train` replaced by a
+    recorder: the overrides it gets."""
+    import spacy.cli.train
     from typer.testing import CliRunner
 
-    from scripts import train_pipeline
+    from spacy_ita.cli import app, register_commands
 
+    register_commands()
     seen = {}
-    monkeypatch.setattr(train_pipeline, "train", lambda config, output, overrides, use_gpu: seen.update(overrides))
+    monkeypatch.setattr(spacy.cli.train, "train", lambda config, output, use_gpu, overrides: seen.update(overrides))
     train = corpus(tmp_path, 33)  # 3 batches of 16 (configs/ita.cfg) an epoch
-    app = typer.Typer()
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train_pipeline.main)
-    args = [str(REPO / "configs" / "ita.cfg"), str(tmp_path / "out"), "--train", str(train), "--dev", str(train)]
+    args = ["train", str(REPO / "configs" / "ita.cfg"), "--output", str(tmp_path / "out")]
+    args += ["--paths.train", str(train), "--paths.dev", str(train)]
     result = CliRunner().invoke(app, args + ["--dataset", dataset, *extra])
     assert result.exit_code == 0, result.output
     return seen
@@ -134,3 +135,24 @@ def test_the_schedule_command_counts_any_corpus_spacy_train_reads_and_names_a_ba
         bad.touch() if bad.suffix else None
         result = CliRunner().invoke(app, ["schedule", str(bad), "-e", "3", "--config", config])
         assert result.exit_code == 2 and "TRAIN" in result.output and "--config" not in result.output
+
+
+def test_the_demo_trains_its_short_schedule_and_a_plain_run_the_config_as_written(tmp_path, monkeypatch):
+    from spacy_ita.schedules import DEMO_OVERRIDES
+
+    seen = run_workflow_train(tmp_path, monkeypatch, "demo")
+    assert {k: seen[k] for k in DEMO_OVERRIDES} == DEMO_OVERRIDES
+    seen = run_workflow_train(tmp_path, monkeypatch, "mydata", "--system.seed", "3")
+    assert "training.max_epochs" not in seen and seen["system.seed"] == 3
+    seen = run_workflow_train(tmp_path, monkeypatch, "mydata", "--epochs", "2")
+    assert {k: seen[k] for k in linear_schedule(2, 3)} == linear_schedule(2, 3)
+
+
+def test_train_names_a_missing_train_corpus(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ita.cli import app, register_commands
+
+    register_commands()
+    result = CliRunner().invoke(app, ["train", str(REPO / "configs" / "ita.cfg"), "--epochs", "2"])
+    assert result.exit_code == 1 and "--paths.train" in result.output

@@ -9,7 +9,7 @@ from PIL import Image
 from spacy.tokens import Span
 
 import spacy_ita  # noqa: F401  (declares the doc extensions)
-from spacy_ita.cli.render import render
+from spacy_ita.cli.render import render_command
 from spacy_ita.visualize import image_data_uri, render_html
 
 CONTEXT = {
@@ -111,7 +111,7 @@ def test_render_command_loads_pipeline_and_attaches_image(tmp_path, nlp, red_png
     image_path.write_bytes(red_png)
     output = tmp_path / "out" / "page.html"
     with pytest.warns(UserWarning, match="no enabled 'image_aligner'"):
-        render(str(model_dir), "We saw Swift tonight", image=image_path, output=output)
+        render_command(str(model_dir), "We saw Swift tonight", image=image_path, output=output)
     page = output.read_text(encoding="utf8")
     assert image_data_uri(image_path) in page
     assert "Swift" in page and "PER" in page

@@ -17,23 +17,30 @@ def register_commands() -> None:
     """Add every command to `app` (imported here, not at import time, to keep `import spacy_ita.cli` light)."""
     from .align_images import align_images_command
     from .annotate import annotate_command
-    from .assemble import assemble
-    from .convert import convert
-    from .evaluate_views import evaluate_views
+    from .assemble import assemble_command
+    from .build_demo import build_demo_images_command
+    from .convert import convert_command
+    from .evaluate_views import evaluate_views_command
     from .generate_contexts import generate_contexts_command
-    from .render import render
-    from .schedule import schedule
-    from .serve import serve
+    from .package import package_command
+    from .render import render_command
+    from .schedule import schedule_command
+    from .serve import serve_command
+    from .train import train_command
 
-    app.command("convert")(convert)
+    passes_overrides = {"allow_extra_args": True, "ignore_unknown_options": True}  # --section.key value, as spaCy
+    app.command("convert")(convert_command)
     app.command("align-images")(align_images_command)
-    app.command("annotate")(annotate_command)
     app.command("generate-contexts")(generate_contexts_command)
-    app.command("evaluate-views")(evaluate_views)
-    app.command("render")(render)
-    app.command("assemble")(assemble)
-    app.command("schedule")(schedule)
-    app.command("serve")(serve)
+    app.command("train", context_settings=passes_overrides)(train_command)
+    app.command("schedule")(schedule_command)
+    app.command("evaluate-views")(evaluate_views_command)
+    app.command("assemble")(assemble_command)
+    app.command("package")(package_command)
+    app.command("annotate")(annotate_command)
+    app.command("serve")(serve_command)
+    app.command("render")(render_command)
+    app.command("build-demo-images")(build_demo_images_command)
 
 
 # Set to see the traceback of an error the commands report in one line.

@@ -6,7 +6,10 @@ of part files. Resumable: ids already in the output are skipped, and a line cut
 short by an interruption is dropped and redone. Unreadable images get an empty
 context (and a warning), so a rerun does not retry them forever. With
 `--engine ray` each backend is a stage of Ray actors. The job is
-`batch.jobs.align_image_folder`, the same for both engines.
+`batch.jobs.align_image_folder`, the same for both engines. For a workflow whose datasets may
+come without images, `--allow-no-images` writes an empty OUTPUT where there are none, and
+`--overwrite` starts OUTPUT afresh instead of resuming (the content-hash cache still spares
+recomputing unchanged images).
 """
 
 from pathlib import Path
@@ -56,12 +59,32 @@ def align_images_command(
     gpus_per_worker: GpusOption = None,
     output_format: OutputFormatOption = None,
     code: CodeOption = None,
+    allow_no_images: Annotated[
+        bool,
+        typer.Option(
+            "--allow-no-images", help="An absent or image-less IMAGES_DIR writes an empty OUTPUT, not an error."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start a file OUTPUT afresh instead of resuming by image id.")
+    ] = False,
 ) -> None:
     """Turn every image of a folder into text: object tags, a caption and OCR."""
     from ..aligners.configs import backend_configs
     from ..batch.jobs import RayOptions, align_image_folder
     from ..batch.pools import stage_pools
+    from ..image_folder import index_images
 
+    if overwrite and output_jsonl.is_dir():
+        msg.fail(f"--overwrite starts a file afresh; {output_jsonl} is a folder (remove its parts yourself)", exits=1)
+    if overwrite:
+        output_jsonl.unlink(missing_ok=True)
+    if allow_no_images and not (images_dir.is_dir() and index_images(images_dir)):
+        if not output_jsonl.exists():
+            output_jsonl.parent.mkdir(parents=True, exist_ok=True)
+            output_jsonl.write_text("", encoding="utf8")
+        msg.info(f"No images in {images_dir}: nothing to align; {output_jsonl} holds no new context")
+        return
     listed: Dict[str, int] = {}
     try:
         ocr = chosen_ocr(ocr, no_ocr)

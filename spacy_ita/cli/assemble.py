@@ -25,7 +25,7 @@ from .options import (
 
 
 @with_generator_options
-def assemble(
+def assemble_command(
     model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Trained pipeline (ita_ner).")],
     output: Annotated[Path, typer.Argument(file_okay=False, help="Where the assembled pipeline goes.")],
     generators: GeneratorOptions,

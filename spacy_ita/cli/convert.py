@@ -1,7 +1,8 @@
-"""`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached."""
+"""`python -m spacy_ita convert`: MNER text file <-> DocBin, with visual contexts attached;
+or a dataset folder's splits (train, dev/valid, test) to <split>.spacy in one call."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, List, Optional
+from typing import TYPE_CHECKING, Annotated, List, Optional, Tuple
 
 import typer
 from wasabi import msg
@@ -10,53 +11,89 @@ if TYPE_CHECKING:
     from ..data.convert import ConversionStats
 
 
-def convert(
+def convert_command(
     input_path: Annotated[
         Path,
         typer.Argument(
             exists=True,
-            dir_okay=False,
-            help="MNER text file (IMGID:/token<TAB>tag), or a .spacy file to export to text",
+            help="MNER text file (IMGID:/token<TAB>tag); a .spacy file to export to text; or a dataset folder "
+            "(train.txt, dev.txt or valid.txt, test.txt)",
         ),
     ],
     output_path: Annotated[
-        Path, typer.Argument(dir_okay=False, help="Output .spacy file (a text file when the input is .spacy)")
+        Path,
+        typer.Argument(
+            help="Output .spacy file (a text file when the input is .spacy; a folder of <split>.spacy for a "
+            "dataset folder)"
+        ),
     ],
     captions: Annotated[
         Optional[Path],
-        typer.Option("--captions", "-c", exists=True, dir_okay=False, help="Captions CSV 'image_name;caption'"),
+        typer.Option("--captions", "-c", dir_okay=False, help="Captions CSV 'image_name;caption'"),
     ] = None,
     contexts: Annotated[
-        Optional[List[Path]],
+        Optional[List[str]],
         typer.Option(
             "--contexts",
             "-x",
-            exists=True,
-            help="Per-image context JSONL, or a folder of JSONL/Parquet part files (align-images); repeat for "
-            "several sources: where two give the same kind for an image, the later one wins",
+            help="Per-image context JSONL, or a folder of JSONL/Parquet part files (align-images); repeat, or "
+            "separate with commas, for several sources: where two give the same kind for an image, the later wins",
         ),
     ] = None,
     images: Annotated[
         Optional[Path],
-        typer.Option("--images", "-i", exists=True, file_okay=False, help="Image folder: <IMGID>.jpg -> doc._.image"),
+        typer.Option("--images", "-i", file_okay=False, help="Image folder: <IMGID>.jpg -> doc._.image"),
     ] = None,
+    skip_missing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing",
+            help="Skip (with a warning) a --captions/--contexts/--images path that does not exist, instead of "
+            "failing: for workflows whose optional sources may be absent",
+        ),
+    ] = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset name (demo: the demo set's notice)")] = None,
 ) -> None:
-    """Convert an MNER text file to a DocBin (doc._.image_id / visual_context / image set),
-    or a .spacy file back to text."""
+    """Convert an MNER text file (or every split of a dataset folder) to a DocBin
+    (doc._.image_id / visual_context / image set), or a .spacy file back to text."""
     from ..batch.outputs import check_output_apart
     from ..data.contexts import VisualSources
-    from ..data.convert import docbin_to_mner, mner_to_docbin
+    from ..data.convert import docbin_to_mner, find_splits, mner_to_docbin
     from ..data.mner_format import MNERFormatError
+    from ..demo import announce_if_demo
 
+    announce_if_demo(dataset or "")
+    context_paths = [Path(part.strip()) for value in contexts or () for part in value.split(",") if part.strip()]
+    captions, images, context_paths = present_sources(captions, images, context_paths, skip_missing)
+    inputs = [input_path, captions, *context_paths, images]
     try:
-        check_output_apart(output_path, [input_path, captions, *(contexts or ()), images])
         if input_path.suffix == ".spacy":
-            if captions or contexts or images:
+            check_output_apart(output_path, inputs)
+            if captions or context_paths or images:
                 msg.warn("--captions/--contexts/--images are ignored when exporting a .spacy file to text")
             posts = docbin_to_mner(input_path, output_path)
             msg.good(f"Wrote {posts} posts to {output_path}")
             return
-        stats = mner_to_docbin(input_path, output_path, VisualSources.load(captions, contexts, images))
+        if input_path.is_dir():
+            splits = find_splits(input_path)
+            if "train" not in splits or "dev" not in splits:
+                found = ", ".join(path.name for path in splits.values()) or "none"
+                raise ValueError(f"{input_path} needs train.txt and dev.txt (or valid.txt); found {found}")
+            targets = {split: output_path / f"{split}.spacy" for split in splits}
+        else:
+            splits, targets = {"": input_path}, {"": output_path}
+        for target in targets.values():  # before any work: no output may overwrite an input
+            check_output_apart(target, inputs)
+        sources = VisualSources.load(captions, context_paths, images)
+        for split, path in splits.items():
+            if split:
+                msg.divider(f"{split}: {path}")
+            targets[split].parent.mkdir(parents=True, exist_ok=True)
+            stats = mner_to_docbin(path, targets[split], sources)
+            print_stats(stats)
+            msg.good(f"Saved {stats.docs} docs to {targets[split]}")
+        if input_path.is_dir() and "test" not in splits:
+            msg.info(f"No test split in {input_path}: train and dev converted")
     except MNERFormatError as err:
         msg.fail("Malformed input")
         typer.echo(str(err))  # unwrapped, so that file:line stays one clickable piece
@@ -64,8 +101,20 @@ def convert(
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))
         raise typer.Exit(1)
-    print_stats(stats)
-    msg.good(f"Saved {stats.docs} docs to {output_path}")
+
+
+def present_sources(
+    captions: Optional[Path], images: Optional[Path], contexts: List[Path], skip_missing: bool
+) -> Tuple[Optional[Path], Optional[Path], List[Path]]:
+    """The sources that exist; one that does not fails the command, or with `skip_missing`
+    is named in a warning and left out."""
+    missing = [str(path) for path in (captions, images, *contexts) if path is not None and not path.exists()]
+    if missing and not skip_missing:
+        msg.fail(f"Not found: {', '.join(missing)} (--skip-missing leaves absent sources out)", exits=1)
+    if missing:
+        msg.warn(f"Left out, not found: {', '.join(missing)}")
+    kept = [path for path in contexts if path.exists()]
+    return (captions if captions and captions.exists() else None, images if images and images.exists() else None, kept)
 
 
 def print_stats(stats: "ConversionStats") -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 
-def render(
+def render_command(
     model: Annotated[str, typer.Argument(help="Installed pipeline name or path to a pipeline directory")],
     text: Annotated[str, typer.Argument(help="The post's text")],
     image: Annotated[

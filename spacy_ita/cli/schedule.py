@@ -9,7 +9,7 @@ import typer
 CONFIG_HELP = "The config to train with: its batch size sizes the steps."
 
 
-def schedule(
+def schedule_command(
     train_path: Annotated[
         Path, typer.Argument(exists=True, help="The training corpus: .spacy, a folder of them, or an MNER .txt.")
     ],

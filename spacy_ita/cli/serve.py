@@ -17,7 +17,7 @@ LIMITS = ServeLimits()
 SETTINGS = ServeSettings(model="")
 
 
-def serve(
+def serve_command(
     model: Annotated[str, typer.Argument(help="Trained pipeline: a folder or an installed package name.")],
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the service to the network.")] = (
         "127.0.0.1"

@@ -9,7 +9,7 @@ repairs are counted: written back, such a tag comes out as `B-`.
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.training import biluo_tags_to_spans, biluo_to_iob, iob_to_biluo
@@ -160,3 +160,19 @@ def docbin_to_mner(input_path: Union[str, Path], output_path: Union[str, Path]) 
     records = [doc_to_record(doc) for doc in read_docbin(input_path)]
     write_mner(records, output_path)
     return len(records)
+
+
+# A dataset folder's splits: output split name -> the file names it may have, the first found
+# wins (the demo has dev.txt, Twitter-2015/2017 valid.txt; Twitter-2017 has no test.txt here).
+SPLIT_FILES = {"train": ("train.txt",), "dev": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
+
+
+def find_splits(dataset_dir: Union[str, Path]) -> Dict[str, Path]:
+    """{split: MNER file} of the SPLIT_FILES a dataset folder has, in SPLIT_FILES order."""
+    found = {}
+    for split, names in SPLIT_FILES.items():
+        for name in names:
+            if (Path(dataset_dir) / name).is_file():
+                found[split] = Path(dataset_dir) / name
+                break
+    return found

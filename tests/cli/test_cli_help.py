@@ -16,6 +16,9 @@ COMMANDS = [
     "assemble",
     "serve",
     "schedule",
+    "train",
+    "package",
+    "build-demo-images",
 ]
 HEAVY = ["torch", "transformers", "spacy", "thinc", "ray", "ultralytics", "spacy_ita.ner.architecture"]
 

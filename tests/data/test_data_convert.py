@@ -10,7 +10,7 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 from typer.testing import CliRunner
 
-from spacy_ita.cli.convert import convert
+from spacy_ita.cli.convert import convert_command
 from spacy_ita.data import (
     VisualSources,
     doc_to_record,
@@ -190,7 +190,7 @@ def test_doc_without_image_id_cannot_be_written(posts_file):
 
 def test_convert_command_both_ways(posts_file, captions_file, tmp_path):
     app = typer.Typer()
-    app.command()(convert)
+    app.command()(convert_command)
     runner = CliRunner()
     result = runner.invoke(app, [str(posts_file), str(tmp_path / "out.spacy"), "--captions", str(captions_file)])
     assert result.exit_code == 0, result.output
@@ -201,7 +201,7 @@ def test_convert_command_both_ways(posts_file, captions_file, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "back.txt").read_text(encoding="utf8").rstrip("\n") == REPAIRED.rstrip("\n")
     # Called as a plain function (scripts do), the options default to None.
-    convert(posts_file, tmp_path / "plain.spacy")
+    convert_command(posts_file, tmp_path / "plain.spacy")
     assert len(DocBin().from_disk(tmp_path / "plain.spacy")) == 3
     bad = tmp_path / "bad.txt"
     bad.write_text("IMGID:1\nGeorge\tE-PER\n", encoding="utf8")
@@ -215,7 +215,7 @@ def test_convert_never_writes_over_one_of_its_inputs(posts_file, captions_file, 
     output = {"input": posts_file, "captions": captions_file, "contexts": contexts}[target]
     before = {path: path.read_bytes() for path in (posts_file, captions_file, contexts)}
     app = typer.Typer()
-    app.command()(convert)
+    app.command()(convert_command)
     args = [str(posts_file), str(output), "--captions", str(captions_file), "--contexts", str(contexts)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "name a separate output" in " ".join(result.output.split())

@@ -1,63 +1,92 @@
-"""Build the demo set's images from the hand-written spec `assets/demo/images.jsonl`.
+"""The project's demo set (`assets/demo`): the notice every step prints and records when it
+runs on it, and the build of its images from their hand-written spec.
 
-Each spec line is one image, either rendered text:
+Each line of the spec (`assets/demo/images.jsonl`) is one image, either rendered text:
 
     {"id": "demo_001", "style": "poster", "background": "#1b1446", "color": "#ffd447",
      "lines": ["TAYLOR SWIFT", "THE ERAS TOUR"]}
 
 ("headline": i makes line i the large one; the first line by default.)
 
-or a photo copied out of an installed package (located through the package,
-so no machine path is written anywhere):
+or a photo copied out of an installed package (located through the package, so no machine
+path is written anywhere):
 
     {"id": "demo_069", "copy_from": {"package": "ultralytics", "path": "assets/zidane.jpg"}}
 
-Rendering is deterministic: a fixed canvas per style and the font embedded in
-Pillow (no system fonts), so every machine builds the same pixels and the
-images need not be committed.
+Rendering is deterministic: a fixed canvas per style and the font embedded in Pillow (no
+system fonts), so every machine builds the same pixels and the images need not be committed.
 """
 
 import json
 import shutil
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any, Dict, List, Tuple, Union
 
-import typer
 from PIL import Image, ImageDraw, ImageFont
+from wasabi import msg
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATASET = "demo"
+DEMO_NOTICE = (
+    "DEMO: this run uses the tiny hand-made demo set in assets/demo (72 train / 24 dev posts). "
+    "It shows that the pipeline runs end to end; its scores say nothing about the method. "
+    "For real results run the workflow on Twitter-2015/2017 (see project.yml)."
+)
 
 # Canvas size, frame inset and line width per style: signs and logos get a frame
 # like the real thing, banners are wide, posters tall. Small canvases keep the
 # demo's real OCR pass to minutes on 2 CPU cores (EasyOCR's detector cost grows
 # with the pixel count; at these sizes it still reads every demo line exactly).
-STYLES = {
-    "poster": {"size": (240, 320), "frame": 0},
-    "sign": {"size": (320, 160), "frame": 7},
-    "banner": {"size": (400, 120), "frame": 0},
-    "logo": {"size": (240, 240), "frame": 12},
+# style: (width, height, frame inset), pixels.
+STYLES: Dict[str, Tuple[int, int, int]] = {
+    "poster": (240, 320, 0),
+    "sign": (320, 160, 7),
+    "banner": (400, 120, 0),
+    "logo": (240, 240, 12),
 }
 TEXT_WIDTH_SHARE = 0.86  # lines are shrunk until they fit this share of the width
 LINE_GAP = 0.25  # gap between lines, as a share of the line height
 
 
+def is_demo(dataset: str) -> bool:
+    """Whether a dataset name is the demo set's."""
+    return dataset == DEMO_DATASET
+
+
+def announce_if_demo(dataset: str) -> None:
+    """Print DEMO_NOTICE as a warning when `dataset` is the demo set."""
+    if is_demo(dataset):
+        msg.warn(DEMO_NOTICE)
+
+
+def sized_font(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's embedded font at `size` px. Raises RuntimeError for a Pillow built without
+    FreeType (its bitmap font has one size: the images would not be the same)."""
+    font = ImageFont.load_default(size=size)
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        raise RuntimeError("Pillow was built without FreeType: the demo images need its scalable font")
+    return font
+
+
 def fit_font(draw: ImageDraw.ImageDraw, text: str, max_width: float, max_size: int) -> ImageFont.FreeTypeFont:
+    """The embedded font at the largest size (from `max_size` down, in steps of 2 px) at
+    which `text` fits `max_width` pixels."""
     size = max_size
     while size > 10:
-        font = ImageFont.load_default(size=size)
+        font = sized_font(size)
         left, _, right, _ = draw.textbbox((0, 0), text, font=font)
         if right - left <= max_width:
             return font
         size -= 2
-    return ImageFont.load_default(size=size)
+    return sized_font(size)
 
 
-def render_text_image(spec: dict) -> Image.Image:
-    style = STYLES[spec["style"]]
-    width, height = style["size"]
+def render_text_image(spec: Dict[str, Any]) -> Image.Image:
+    """One rendered-text spec line (`style`, `background`, `color`, `lines`, optional
+    `headline`) as an RGB image of its style's size. Raises KeyError for an unknown style."""
+    width, height, frame = STYLES[spec["style"]]
     image = Image.new("RGB", (width, height), spec["background"])
     draw = ImageDraw.Draw(image)
-    frame = style["frame"]
     if frame:
         draw.rounded_rectangle(
             (frame, frame, width - frame, height - frame), radius=frame, outline=spec["color"], width=max(3, frame // 3)
@@ -84,7 +113,9 @@ def render_text_image(spec: dict) -> Image.Image:
     return image
 
 
-def copy_package_file(spec: dict, out_dir: Path) -> Path:
+def copy_package_file(spec: Dict[str, Any], out_dir: Path) -> Path:
+    """Copy a `copy_from` spec's file out of its installed package into `out_dir` as
+    <id><suffix>. Raises FileNotFoundError when the package is not installed."""
     # find_spec locates the package without importing it (importing ultralytics writes settings files).
     package = find_spec(spec["copy_from"]["package"])
     if package is None or package.origin is None:
@@ -95,13 +126,20 @@ def copy_package_file(spec: dict, out_dir: Path) -> Path:
     return target
 
 
-def build_images(spec_path: Path, out_dir: Path) -> list:
+def build_images(spec_path: Union[str, Path], out_dir: Union[str, Path]) -> List[Path]:
+    """Build every image of the spec at `spec_path` into `out_dir` (created): <id>.png for
+    rendered text, <id><suffix> for a copied photo. Returns the paths written, in spec order.
+    Raises ValueError naming the line of a spec line that is not a JSON object."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for line in spec_path.read_text(encoding="utf8").splitlines():
+    for number, line in enumerate(Path(spec_path).read_text(encoding="utf8").splitlines(), start=1):
         if not line.strip():
             continue
-        spec = json.loads(line)
+        try:
+            spec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{spec_path}:{number}: not a JSON object ({err})") from err
         if "copy_from" in spec:
             written.append(copy_package_file(spec, out_dir))
         else:
@@ -109,16 +147,3 @@ def build_images(spec_path: Path, out_dir: Path) -> list:
             render_text_image(spec).save(target, format="PNG")
             written.append(target)
     return written
-
-
-def main(
-    spec: Path = typer.Argument(REPO_ROOT / "assets" / "demo" / "images.jsonl", exists=True, dir_okay=False),
-    out_dir: Path = typer.Argument(REPO_ROOT / "assets" / "demo" / "images"),
-) -> None:
-    """Render the demo images (text on signs, posters, banners, logos) and copy the demo photos."""
-    written = build_images(spec, out_dir)
-    typer.echo(f"DEMO images: wrote {len(written)} images to {out_dir}")
-
-
-if __name__ == "__main__":
-    typer.run(main)

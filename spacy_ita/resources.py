@@ -13,7 +13,7 @@ import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from spacy.util import registry
 
@@ -289,6 +289,33 @@ def check_encoder_name(name_or_path: str) -> None:
     if name_or_path in short_names() and name_or_path not in ENCODERS:
         raise ValueError(f"{name_or_path!r} is not a text encoder; the encoders: {', '.join(ENCODERS)}")
     check_model_name(name_or_path)
+
+
+def weight_sources(name: str) -> List[Tuple[str, str]]:
+    """The (distribution, path inside it) pairs the short name `name` is made from: one for a
+    KNOWN_MODELS name, every part of a split one, both sources of a converted one. Raises
+    KeyError for a name that is no short name."""
+    if name in KNOWN_MODELS:
+        return [KNOWN_MODELS[name]]
+    if name in SPLIT_MODELS:
+        return list(SPLIT_MODELS[name][0])
+    if name in CONVERTED_MODELS:
+        return [tuple(CONVERTED_MODELS[name][source][:2]) for source in ("packed", "tokenizer")]
+    if name in SPLIT_FILES:
+        return list(SPLIT_FILES[name][0])
+    raise KeyError(f"{name!r} is no short name; the short names: {', '.join(short_names())}")
+
+
+def missing_distributions(name: str) -> List[str]:
+    """The distributions of `weight_sources(name)` that are not installed, in order (nothing
+    is joined or converted: a cheap check). Raises KeyError as `weight_sources` does."""
+    missing = []
+    for distribution, _ in weight_sources(name):
+        try:
+            metadata.distribution(distribution)
+        except metadata.PackageNotFoundError:
+            missing.append(distribution)
+    return missing
 
 
 def short_names() -> List[str]:

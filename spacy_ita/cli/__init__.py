@@ -27,6 +27,7 @@ def register_commands() -> None:
     from .schedule import schedule_command
     from .serve import serve_command
     from .train import train_command
+    from .weights import weights_command
 
     passes_overrides = {"allow_extra_args": True, "ignore_unknown_options": True}  # --section.key value, as spaCy
     app.command("convert")(convert_command)
@@ -41,6 +42,7 @@ def register_commands() -> None:
     app.command("serve")(serve_command)
     app.command("render")(render_command)
     app.command("build-demo-images")(build_demo_images_command)
+    app.command("weights")(weights_command)
 
 
 # Set to see the traceback of an error the commands report in one line.

@@ -19,6 +19,7 @@ COMMANDS = [
     "train",
     "package",
     "build-demo-images",
+    "weights",
 ]
 HEAVY = ["torch", "transformers", "spacy", "thinc", "ray", "ultralytics", "spacy_ita.ner.architecture"]
 

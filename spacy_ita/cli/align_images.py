@@ -79,7 +79,10 @@ def align_images_command(
         msg.fail(f"--overwrite starts a file afresh; {output_jsonl} is a folder (remove its parts yourself)", exits=1)
     if overwrite:
         output_jsonl.unlink(missing_ok=True)
-    if allow_no_images and not (images_dir.is_dir() and index_images(images_dir)):
+    has_images = images_dir.is_dir() and bool(index_images(images_dir))
+    if images_dir.is_dir() and not has_images and not allow_no_images:
+        msg.fail(f"No images in {images_dir} (--allow-no-images writes an empty OUTPUT instead)", exits=1)
+    if allow_no_images and not has_images:
         if not output_jsonl.exists():
             output_jsonl.parent.mkdir(parents=True, exist_ok=True)
             output_jsonl.write_text("", encoding="utf8")

@@ -78,9 +78,18 @@ def convert_command(
             splits = find_splits(input_path)
             if "train" not in splits or "dev" not in splits:
                 found = ", ".join(path.name for path in splits.values()) or "none"
-                raise ValueError(f"{input_path} needs train.txt and dev.txt (or valid.txt); found {found}")
+                inside = sorted(
+                    d.name for d in input_path.iterdir() if d.is_dir() and {"train", "dev"} <= set(find_splits(d))
+                )
+                hint = f" (datasets inside it: {', '.join(inside)})" if inside else ""
+                raise ValueError(f"{input_path} needs train.txt and dev.txt (or valid.txt); found {found}{hint}")
+            if output_path.suffix == ".spacy" or output_path.is_file():
+                raise ValueError(f"A dataset folder converts into a folder of <split>.spacy files, not {output_path}")
+            check_output_apart(output_path, list(splits.values()))  # not into the dataset's own folder
             targets = {split: output_path / f"{split}.spacy" for split in splits}
         else:
+            if output_path.is_dir():
+                raise ValueError(f"{output_path} is a folder: name the .spacy file to write")
             splits, targets = {"": input_path}, {"": output_path}
         for target in targets.values():  # before any work: no output may overwrite an input
             check_output_apart(target, inputs)

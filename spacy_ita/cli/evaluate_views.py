@@ -60,6 +60,12 @@ def evaluate_views_command(
     except (OSError, ValueError) as err:  # no such model
         msg.fail(str(err), exits=1)
     if splits is None:
+        if data.is_dir():
+            files = sorted(path.name for path in data.glob("*.spacy"))
+            msg.warn(
+                f"{data} is a folder: its {len(files)} .spacy files ({', '.join(files[:4])}) are scored as one "
+                "corpus; --splits dev,test scores each apart"
+            )
         jobs = [(data, output, displacy_path)]
     else:
         names = [name.strip() for name in splits.split(",") if name.strip()]

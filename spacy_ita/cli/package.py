@@ -23,10 +23,16 @@ def package_command(
     import tempfile
 
     import srsly
+    from packaging.version import InvalidVersion, Version
     from spacy.cli.package import package
 
     from ..package_meta import package_meta
 
+    if version is not None:
+        try:
+            Version(version)
+        except InvalidVersion:
+            msg.fail(f"--version {version!r} is no version (PEP 440: e.g. 0.1.0)", exits=1)
     try:
         meta = package_meta(model, dataset)
     except (OSError, ValueError) as err:

@@ -29,12 +29,14 @@ def weights_command(
         for name in short_names():
             absent, total = len(missing_distributions(name)), len(weight_sources(name))
             state = "installed" if not absent else f"{absent} of {total} missing"
-            rows.append([name, "encoder" if name in ENCODERS else "", state])
-        msg.table(rows, header=["name", "", "distributions"], divider=True)
+            rows.append([name, "encoder" if name in ENCODERS else "other", state])
+        msg.table(rows, header=["name", "kind", "distributions"], divider=True)
         msg.info("`python -m spacy_ita weights NAME` makes one ready, or names what to pip install")
         return
     failed = False
-    for name in names:
+    by_lower = {known.lower(): known for known in short_names()}
+    for given in names:
+        name = by_lower.get(given.lower(), given)  # short names are matched regardless of case
         try:
             missing = missing_distributions(name)
             if missing:

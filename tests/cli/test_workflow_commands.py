@@ -72,12 +72,31 @@ def test_convert_names_a_dataset_folder_without_its_splits(tmp_path):
     (folder / "train.txt").write_text("IMGID:1\nObama\tB-PER\n\n", encoding="utf8")
     result = invoke("convert", folder, tmp_path / "corpus")
     assert result.exit_code == 1 and "needs train.txt and dev.txt" in result.output and "train.txt" in result.output
+    dataset_folder(tmp_path)  # tmp_path/twitter: a folder of datasets given for a dataset
+    parent = invoke("convert", tmp_path, tmp_path / "corpus")
+    assert parent.exit_code == 1 and "datasets inside it: twitter" in " ".join(parent.output.split())
+
+
+def test_convert_never_writes_into_the_dataset_folder_and_names_a_mismatched_output(tmp_path):
+    folder = dataset_folder(tmp_path)
+    before = sorted(p.name for p in folder.iterdir())
+    into_itself = invoke("convert", folder, folder)
+    assert into_itself.exit_code == 1 and "holds the input" in " ".join(into_itself.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == before
+    to_a_file = invoke("convert", folder, tmp_path / "train.spacy")
+    assert to_a_file.exit_code == 1 and "folder of <split>.spacy" in " ".join(to_a_file.output.split())
+    (tmp_path / "out").mkdir()
+    one_into_a_folder = invoke("convert", folder / "train.txt", tmp_path / "out")
+    assert one_into_a_folder.exit_code == 1 and "name the .spacy file" in " ".join(one_into_a_folder.output.split())
 
 
 def test_align_images_writes_an_empty_file_for_a_dataset_without_images(tmp_path):
     output = tmp_path / "corpus" / "contexts.jsonl"
     refused = invoke("align-images", tmp_path / "images", output, "--no-ocr")
     assert refused.exit_code == 1 and not output.exists()
+    (tmp_path / "bare").mkdir()
+    no_images = invoke("align-images", tmp_path / "bare", output, "--no-ocr")
+    assert no_images.exit_code == 1 and "--allow-no-images" in no_images.output and not output.exists()
     result = invoke("align-images", tmp_path / "images", output, "--allow-no-images")
     assert result.exit_code == 0 and output.read_text(encoding="utf8") == ""
     output.write_text('{"image_id": "old"}\n', encoding="utf8")  # what an earlier run wrote
@@ -106,6 +125,8 @@ def test_package_writes_a_package_that_requires_spacy_ita(tmp_path):
     assert (tmp_path / "packages" / "en_demo_pkg-0.0.1" / "dist" / "en_demo_pkg-0.0.1.tar.gz").is_file()
     missing = invoke("package", tmp_path / "packages", tmp_path / "more")
     assert missing.exit_code == 1 and "meta.json" in missing.output
+    bad_version = invoke("package", tmp_path / "model", tmp_path / "more", "-n", "x", "-v", "abc")
+    assert bad_version.exit_code == 1 and "no version" in bad_version.output and not (tmp_path / "more").exists()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="paths")
@@ -129,7 +150,7 @@ def test_weights_lists_what_is_installed_and_names_what_to_install(monkeypatch):
 
     listed = invoke("weights")
     assert listed.exit_code == 0 and "all-MiniLM-L6-v2" in listed.output and "installed" in listed.output
-    ready = invoke("weights", "tiny-bert-2l")
+    ready = invoke("weights", "TINY-bert-2L")  # any case
     assert ready.exit_code == 0 and resources.resolve_model("tiny-bert-2l") in ready.output.replace("\n", "")
     absent = ("nobody-has-this-dist", "x/y")
     monkeypatch.setitem(resources.KNOWN_MODELS, "tiny-bert-2l", absent)

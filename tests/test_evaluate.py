@@ -53,6 +53,9 @@ def test_splits_scores_each_split_of_a_corpus_folder_apart(tmp_path):
     assert dev["note"] == DEMO_NOTICE and dev["dataset"] == "demo" and dev["n_docs"] == 4 and "text_only" in dev
     failed = CliRunner().invoke(app, [str(tmp_path / "model"), str(corpus_dir), "--splits", "test", "-o", str(metrics)])
     assert failed.exit_code == 1 and "None of test.spacy" in failed.output
+    single = CliRunner().invoke(app, [str(tmp_path / "model"), str(corpus_dir)])
+    assert single.exit_code == 0 and "one corpus" not in " ".join(single.output.split())
+    (corpus_dir / "train.spacy").write_bytes((corpus_dir / "dev.spacy").read_bytes())
     merged = CliRunner().invoke(app, [str(tmp_path / "model"), str(corpus_dir)])
     assert merged.exit_code == 0 and "scored as one corpus" in " ".join(merged.output.split())
     no_folder = CliRunner().invoke(app, [str(tmp_path / "model"), str(corpus_dir / "dev.spacy"), "--splits", "dev"])

@@ -60,8 +60,8 @@ def evaluate_views_command(
     except (OSError, ValueError) as err:  # no such model
         msg.fail(str(err), exits=1)
     if splits is None:
-        if data.is_dir():
-            files = sorted(path.name for path in data.glob("*.spacy"))
+        files = sorted(path.name for path in data.glob("*.spacy")) if data.is_dir() else []
+        if len(files) > 1:  # one file or none: nothing is merged, nothing to warn of
             msg.warn(
                 f"{data} is a folder: its {len(files)} .spacy files ({', '.join(files[:4])}) are scored as one "
                 "corpus; --splits dev,test scores each apart"

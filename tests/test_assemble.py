@@ -1,6 +1,7 @@
 """`python -m spacy_ita assemble`: an image_aligner goes in front of a trained ita_ner."""
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -271,3 +272,24 @@ def test_an_assembled_pipeline_carries_its_kb_and_reads_it_on_text(cli, model_di
     doc = nlp("Kevin Durant joins the Warriors")
     assert doc._.visual_context["kb"] == "Kevin Durant: basketball player"
     assert nlp.get_pipe("ita_ner").view_for(doc) == "cross_modal"
+
+
+@pytest.mark.parametrize("rows", [[], ["{not json", {"aliases": ["x"]}]])
+def test_a_kb_without_a_readable_entity_fails_assemble_not_the_first_doc(cli, model_dir, tmp_path, rows):
+    """A fresh user's trial (issue #31): an empty or unreadable KB was saved into the pipeline
+    with a success message, and the pipeline then failed on its first doc."""
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), "utf8")
+    result = cli(model_dir, tmp_path / "out", "--ocr", "none", "--detector", "none", "--kb", kb)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "no readable entity" in said and str(kb) in said, said
+    assert "Traceback" not in said and not (tmp_path / "out").exists()
+
+
+def test_assemble_names_a_kb_s_bad_rows_by_the_user_s_file(cli, model_dir, tmp_path, caplog):
+    kb = tmp_path / "players.jsonl"
+    kb.write_text(json.dumps({"name": "Kevin Durant"}) + "\n{broken\n", "utf8")
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        result = cli(model_dir, tmp_path / "out", "--ocr", "none", "--detector", "none", "--kb", kb)
+    assert result.exit_code == 0, result.output
+    assert any(f"{kb}:2" in record.getMessage() for record in caplog.records)

@@ -163,13 +163,16 @@ class ImageAligner:
                     yield backend, path / group / key
 
     def load_data(self) -> None:
-        """Read every backend's data files now (prompt templates, demonstration pools):
+        """Read every backend's data files now (prompt templates, demonstration pools, KBs):
         a missing or unreadable one fails here, before anything is saved or asked.
         Raises FileNotFoundError, IsADirectoryError or ValueError naming the file."""
         for backend in [*self.backends.values(), *self.post_backends.values()]:
             data = getattr(backend, "data", None)
             if data is not None:
                 data.load_all()
+            check = getattr(backend, "check_data", None)  # a backend that reads its files' contents
+            if callable(check):
+                check()
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         """Save the data files the backends read (prompt templates, demonstration pools and

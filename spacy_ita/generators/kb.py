@@ -7,7 +7,8 @@ candidates), at no model cost per post:
 1. Candidate words: the post's whitespace tokens, each split into words
    (`\\w+` runs and single punctuation marks); a `#hashtag` or `@handle` is split
    at case changes, digits and underscores (`#TaylorSwift` -> Taylor Swift,
-   `@NBA_Finals2017` -> NBA Finals 2017); then each OCR line of the context, alike.
+   `@NBA_Finals2017` -> NBA Finals 2017; tokenized, `# TaylorSwift` alike); then each
+   OCR line of the context, alike.
    Words are compared case- and accent-folded (`fold`).
 2. Matching: every alias of every entity (its name and aliases, split and folded
    the same way) is found wherever it covers whole words, with an Aho-Corasick
@@ -19,7 +20,10 @@ candidates), at no model cost per post:
    of `min_chars` characters or fewer, and (`require_capital`, on by default) one
    written in the post with no capital letter that is not a hashtag or @handle,
    since lowercase words that are also titles ("apple", "it", "home") are most
-   of the false matches.
+   of the false matches; and (`skip_stop_words`, on by default) a one-word mention
+   that is an English stop word of spaCy's list (`spacy.lang.en.stop_words`) not
+   written in capitals: Title Case posts capitalize "Can" and "To", which accent
+   folding matches to the cities Çan and Tô ("US" and "IT" stay).
 4. Ranking (what the word budget keeps): post mentions before OCR-only ones; then
    longer mentions (more words) first; then by position. For one mention, its
    entities by source (the order the sources are listed: a user's KB first when
@@ -44,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.util import registry
 
 from ..aligners.backend import shared_model
@@ -53,7 +58,7 @@ from .client import GenerationSummary
 from .kb_sources import KBSource, check_kb_file, parse_sources
 
 # Bump when the stored form of an answer changes, so old cache entries stop matching.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: a lone `#`/`@` token tags the next one
 WORD = re.compile(r"\w+|[^\w\s]")
 # Hashtag and handle bodies: runs of letters and digits; `_` and other marks separate them.
 TAG_PART = re.compile(r"[^\W_]+")
@@ -103,11 +108,19 @@ class Word:
 
 
 def text_words(text: str) -> List[Word]:
-    """The candidate words of a text (module docstring, step 1), with their token index."""
+    """The candidate words of a text (module docstring, step 1), with their token index.
+    A lone `#` or `@` token tags the token after it: tokenized tweets (the MNER `.txt`
+    files) write `#TaylorSwift` as `# TaylorSwift`."""
     words = []
+    after_tag = False
     for token_index, token in enumerate(text.split()):
-        tagged = token[0] in TAG_PREFIXES and len(token) > 1
-        pieces = camel_words(token[1:]) if tagged else WORD.findall(token)
+        if token in TAG_PREFIXES:
+            after_tag = True
+            continue
+        tagged = after_tag or (token[0] in TAG_PREFIXES and len(token) > 1)
+        body = token if after_tag else token[1:]
+        after_tag = False
+        pieces = camel_words(body) if tagged else WORD.findall(token)
         words += [Word(piece, folded, token_index, tagged) for piece in pieces for folded in [fold(piece)] if folded]
     return words
 
@@ -216,6 +229,8 @@ class KBRetriever:
     entities_per_mention (int): entities written per mention at most.
     require_capital (bool): skip a post mention with no capital letter that is not
         a hashtag or @handle.
+    skip_stop_words (bool): skip a one-word post mention that is one of spaCy's English
+        stop words, unless written in capitals or from a hashtag or @handle.
     min_chars (int): skip a mention of this many characters or fewer.
     """
 
@@ -231,6 +246,7 @@ class KBRetriever:
         description_words: int = 12,
         entities_per_mention: int = 1,
         require_capital: bool = True,
+        skip_stop_words: bool = True,
         min_chars: int = 1,
     ) -> None:
         if max_words < 1 or description_words < 1 or entities_per_mention < 1:
@@ -244,6 +260,7 @@ class KBRetriever:
         self.description_words = description_words
         self.entities_per_mention = entities_per_mention
         self.require_capital = require_capital
+        self.skip_stop_words = skip_stop_words
         self.min_chars = min_chars
         self._identities: Optional[List[str]] = None
 
@@ -287,9 +304,16 @@ class KBRetriever:
             "description_words": self.description_words,
             "entities_per_mention": self.entities_per_mention,
             "require_capital": self.require_capital,
+            "skip_stop_words": self.skip_stop_words,
             "min_chars": self.min_chars,
         }
         return json.dumps(described, sort_keys=True)
+
+    def check_data(self) -> None:
+        """Read every KB now (what `assemble` does before it saves a pipeline): bad rows are
+        logged as `file:line` of the user's file, and a KB without a readable entity raises
+        ValueError here rather than on the pipeline's first doc."""
+        _ = self.index
 
     @property
     def index(self) -> KBIndex:
@@ -308,11 +332,19 @@ class KBRetriever:
                 if not any(char.isalpha() for char in surface) or len(surface) <= self.min_chars:
                     continue
                 tagged = any(word.tagged for word in span)
-                if segment == 0 and self.require_capital and not tagged and surface == surface.lower():
+                if segment == 0 and not tagged and self._plain_word(span, surface):
                     continue
                 tokens = (span[0].token, span[-1].token + 1) if segment == 0 else None
                 kept.append(Mention(segment, start, end, tokens, surface, alias))
         return sorted(kept, key=lambda m: (m.segment > 0, -(m.end - m.start), m.segment, m.start))
+
+    def _plain_word(self, span: Sequence[Word], surface: str) -> bool:
+        """A post mention read as an ordinary word, not a name (step 3): lowercase
+        (`require_capital`), or one English stop word not written in capitals
+        (`skip_stop_words`: "Can", "To" in a Title Case post; "US", "IT" stay)."""
+        if self.require_capital and surface == surface.lower():
+            return True
+        return self.skip_stop_words and len(span) == 1 and span[0].folded in STOP_WORDS and not surface.isupper()
 
     def entities(self, mention: Mention) -> List[int]:
         """The mention's entities, best first (module docstring, step 4)."""
@@ -388,6 +420,7 @@ def create_kb_retriever(
     description_words: int = 12,
     entities_per_mention: int = 1,
     require_capital: bool = True,
+    skip_stop_words: bool = True,
     min_chars: int = 1,
 ) -> KBRetriever:
     """The `kb` retriever (a post backend of the aligner, like spacy_ita.LLMKnowledge.v1).
@@ -401,5 +434,6 @@ def create_kb_retriever(
         description_words=description_words,
         entities_per_mention=entities_per_mention,
         require_capital=require_capital,
+        skip_stop_words=skip_stop_words,
         min_chars=min_chars,
     )

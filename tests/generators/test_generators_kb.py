@@ -55,6 +55,47 @@ def test_hashtags_and_handles_are_split_into_words():
     assert [w.token for w in words] == [0, 1, 1, 1, 2, 3] and words[1].tagged and not words[0].tagged
 
 
+def test_a_lone_hash_or_at_tags_the_next_token_as_tokenized_tweets_write_them(retriever):
+    """The MNER .txt files write `#TaylorSwift` as two tokens, `#` and `TaylorSwift` (a fresh
+    user's trial, issue #31: such hashtags were never split, a third of Twitter-2017's)."""
+    joined, apart = text_words("RT @TaylorSwift13 : #NYC"), text_words("RT @ TaylorSwift13 : # NYC")
+    assert [(w.text, w.tagged) for w in apart] == [(w.text, w.tagged) for w in joined]
+    assert [w.token for w in apart] == [0, 2, 2, 2, 3, 5]  # indices of the post's own tokens
+    text = retriever.retrieve("# TaylorSwift live at # london")  # lowercase: a hashtag counts
+    assert text == "Taylor Swift: American singer-songwriter; London: city, United Kingdom"
+    assert retriever.retrieve("# # @") == ""
+
+
+def test_a_stop_word_in_a_title_case_post_is_no_mention_unless_in_capitals(tmp_path):
+    kb = write_jsonl(
+        tmp_path / "places.jsonl",
+        [{"name": "Çan", "description": "city, Turkey"}, {"name": "United States", "aliases": ["US"]}],
+    )
+    assert KBRetriever([str(kb)]).retrieve("Can You Believe It") == ""
+    assert KBRetriever([str(kb)]).retrieve("Back In The US") == "United States"  # capitals: a name
+    assert KBRetriever([str(kb)]).retrieve("#Can") == "Çan: city, Turkey"  # a hashtag: a name
+    assert KBRetriever([str(kb)], skip_stop_words=False).retrieve("Can You") == "Çan: city, Turkey"
+
+
+def test_a_misspelt_or_repeated_source_is_a_clear_error(kb_file):
+    with pytest.raises(ValueError, match=r"Unknown KB source 'geonamez' \(did you mean 'geonames'\?\)"):
+        KBRetriever(["geonamez"])
+    with pytest.raises(ValueError, match="named twice"):
+        KBRetriever([str(kb_file), str(kb_file.parent / "." / kb_file.name)])
+
+
+def test_a_kb_row_is_kept_when_only_its_prior_is_bad_and_a_list_description_is_joined(tmp_path, caplog):
+    kb = write_jsonl(
+        tmp_path / "kb.jsonl",
+        [{"name": "Lagos", "prior": "big", "description": ["city", "Nigeria"]}, {"name": " ", "type": "x"}],
+    )
+    with caplog.at_level(logging.WARNING, logger="spacy_ita"):
+        assert KBRetriever([str(kb)]).retrieve("Lagos") == "Lagos: city; Nigeria"
+    said = [record.getMessage() for record in caplog.records]
+    assert any("'big' is not a number" in line for line in said)
+    assert any("kb.jsonl:2" in line and "its 'name' is empty" in line for line in said)
+
+
 def test_a_post_gets_the_entities_it_names_as_short_text(retriever):
     text = retriever.retrieve("RT @TaylorSwift13 : live in London tonight #NYC")
     assert text == (

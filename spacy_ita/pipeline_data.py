@@ -55,6 +55,19 @@ MANIFEST = "data.json"
 PathLike = Union[str, Path]
 
 
+def load_backend_data(backend: Any) -> None:
+    """Read a backend's data now, before anything is saved or asked: every item of its
+    `data` (`PipelineData.load_all`), then, for a backend that reads its files' contents
+    only on first use (the `kb` retriever's entities), its `check_data()`. Raises what the
+    loaders raise (FileNotFoundError, IsADirectoryError, ValueError naming the file)."""
+    data = getattr(backend, "data", None)
+    if data is not None:
+        data.load_all()
+    check = getattr(backend, "check_data", None)
+    if callable(check):
+        check()
+
+
 def check_data_file(path: PathLike, what: str, *, folder_ok: bool = False) -> Path:
     """`path` as a Path when it is a readable file (or a folder, with `folder_ok`).
     Raises FileNotFoundError for a missing path, IsADirectoryError for a folder where a

@@ -42,6 +42,7 @@ from spacy.tokens import Doc
 from spacy.util import minibatch
 
 from .. import extensions  # noqa: F401  (declares doc._.image and doc._.visual_context)
+from ..pipeline_data import load_backend_data
 from ..visual_context import empty_context, merge_contexts
 from .backend import AlignmentBackend
 from .cache import AlignmentCache
@@ -167,12 +168,7 @@ class ImageAligner:
         a missing or unreadable one fails here, before anything is saved or asked.
         Raises FileNotFoundError, IsADirectoryError or ValueError naming the file."""
         for backend in [*self.backends.values(), *self.post_backends.values()]:
-            data = getattr(backend, "data", None)
-            if data is not None:
-                data.load_all()
-            check = getattr(backend, "check_data", None)  # a backend that reads its files' contents
-            if callable(check):
-                check()
+            load_backend_data(backend)
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         """Save the data files the backends read (prompt templates, demonstration pools and

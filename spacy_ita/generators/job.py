@@ -39,6 +39,7 @@ from ..batch.pools import PoolSpec
 from ..batch.posts import Post, PostColumns, PostReadReport, check_post_input
 from ..batch.schema import context_schema
 from ..data.contexts import VisualSources
+from ..pipeline_data import load_backend_data
 from ..visual_context import normalize_context
 from .client import GenerationSummary
 from .description import VLMDescription
@@ -125,7 +126,7 @@ def generate_contexts(
     # Their files (prompt templates, the demonstration pool, a KB file) are read before anything is written or asked.
     for generator in (knowledge, description, kb, *built.values()):
         if generator is not None:
-            generator.data.load_all()
+            load_backend_data(generator)
     if cache is None and cache_dir is not None:
         cache = AlignmentCache(cache_dir)
     summary = ContextJobSummary()

@@ -249,9 +249,18 @@ class KBSource:
 
     def check(self) -> None:
         """The check at construction, which reads no file (a pipeline's copy of a KB file is
-        found only after `from_disk`): ImportError for a packaged source whose extra is missing."""
+        found only after `from_disk`): ImportError for a packaged source whose extra is missing,
+        ValueError for a spec that is neither a packaged source nor a KB file's name."""
         if self.packaged is not None:
             self.packaged.check_installed(self.spec)
+        elif self.path.suffix.lower() not in KB_SUFFIXES and not self.path.is_file():
+            # Neither a source's name nor a KB file's: most likely a misspelt name.
+            close = difflib.get_close_matches(self.spec, list(PACKAGED_SOURCES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"Unknown KB source {self.spec!r}{hint}: name a KB file ({', '.join(KB_SUFFIXES)}) "
+                f"or one of {list(PACKAGED_SOURCES)}"
+            )
 
     def identity(self) -> str:
         """What the entities depend on: the package's name and version, or the file's content."""
@@ -271,15 +280,6 @@ def parse_sources(specs: List[str]) -> List[KBSource]:
     same = [spec if spec in PACKAGED_SOURCES else os.path.normpath(os.path.abspath(spec)) for spec in specs]
     if len(set(same)) != len(same):
         raise ValueError(f"A KB source is named twice: {specs}")
-    for spec in specs:
-        if spec not in PACKAGED_SOURCES and Path(spec).suffix.lower() not in KB_SUFFIXES and not Path(spec).is_file():
-            # Neither a source's name nor a KB file's: most likely a misspelt name.
-            close = difflib.get_close_matches(spec, list(PACKAGED_SOURCES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(
-                f"Unknown KB source {spec!r}{hint}: name a KB file ({', '.join(KB_SUFFIXES)}) "
-                f"or one of {list(PACKAGED_SOURCES)}"
-            )
     sources = [KBSource(str(spec)) for spec in specs]
     for source in sources:
         source.check()

@@ -267,3 +267,16 @@ def test_generate_contexts_kb_then_convert_reads_it(kb_file, tmp_path):
     assert result.exit_code == 0, result.output
     docs = list(read_docbin(docbin, spacy.blank("en").vocab))
     assert docs[0]._.visual_context["kb"].startswith("Taylor Swift:")
+
+
+def test_generate_contexts_reads_the_kb_before_the_first_post(tmp_path):
+    """One owner (pipeline_data.load_backend_data) for `assemble` and `generate-contexts`: a KB
+    without a readable entity fails before any post is read or any output written."""
+    register_commands()
+    posts = tmp_path / "posts.txt"
+    posts.write_text("IMGID:1\nLondon\tB-LOC\n\n", "utf8")
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["generate-contexts", str(posts), str(out), "--kb", str(empty)])
+    assert result.exit_code == 1 and "no readable entity" in " ".join(result.output.split())
+    assert "generate-contexts:" not in result.output and not out.exists()

@@ -7,12 +7,14 @@ encoder and precision, with the encoder's subword embeddings trained or frozen.
     OMP_NUM_THREADS=1 python -m benchmarks.bench_precision --encoders all-MiniLM-L6-v2 --steps 6 --json out.json
 
 Everything runs on Twitter-2017 with the `ita_all` contexts (BLIP-2 captions, GPT-4
-descriptions, PGIM knowledge; benchmarks.systems.CONTEXT_SETS), batches of 16 posts, one thread.
+descriptions, PGIM knowledge; benchmarks.systems.CONTEXT_SETS), training batches of 16 posts, one thread.
 Each configuration builds a fresh `ita_ner` pipeline from configs/ita.cfg (weights as
 initialized: speed does not depend on training) and measures:
 
-- inference: `nlp.pipe` over the first --docs valid posts, read text-only and cross-modal
-  (`ITANER.reading`), after a warm-up batch: docs/s of wall time and of CPU time;
+- inference: `nlp.pipe` over the first --docs valid posts in batches of --pipe-batch (32, the
+  config's), read text-only and cross-modal (`ITANER.reading`), after a warm-up batch, once per
+  --chunk-rows setting (`encoder_chunk_rows`: 16, and 0 = the batch in one padded call): docs/s
+  of wall time and of CPU time;
 - training: --steps real `nlp.update` steps after --warmup (wall and CPU seconds per step);
 - the profile of the same number of steps taken phase by phase with the model's own parts
   (`ITANER.training_batch`, `encode_training_views`, `ITATaggerModule.emissions`,
@@ -47,6 +49,7 @@ from benchmarks.table import cpu_model  # noqa: E402
 from spacy_ita.data.corpus import create_mner_corpus, predicted_doc  # noqa: E402
 from spacy_ita.ner.architecture import built_parts, encode_training_views, tagger_shim  # noqa: E402
 from spacy_ita.ner.precision import PRECISIONS, cpu_bf16_units  # noqa: E402
+from spacy_ita.ner.tagger import DEFAULT_ROWS_PER_CHUNK  # noqa: E402
 from spacy_ita.ner.views import two_view_loss  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,14 +128,14 @@ def profiled_step(nlp, batch_examples, optimizer, clock: Clock) -> None:
         shim.finish_update(optimizer)
 
 
-def inference(nlp, references, view: str) -> Dict[str, float]:
+def inference(nlp, references, view: str, batch_size: int) -> Dict[str, float]:
     """docs/s (wall, CPU) of nlp.pipe over fresh docs of `references` read in `view`."""
     pipe = nlp.get_pipe("ita_ner")
     with pipe.reading(view):
-        list(nlp.pipe([predicted_doc(nlp, ref) for ref in references[:BATCH]]))
+        list(nlp.pipe([predicted_doc(nlp, ref) for ref in references[:batch_size]], batch_size=batch_size))
         docs = [predicted_doc(nlp, ref) for ref in references]
         start, start_cpu = time.perf_counter(), time.process_time()
-        for _ in nlp.pipe(docs, batch_size=BATCH):
+        for _ in nlp.pipe(docs, batch_size=batch_size):
             pass
         wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     return {"docs_per_s": len(docs) / wall, "docs_per_cpu_s": len(docs) / cpu}
@@ -147,8 +150,13 @@ def measure(args, encoder: str, precision: str, freeze: bool, train, valid, trai
     row: Dict[str, Any] = {"encoder": encoder, "precision": precision, "frozen_word_embeddings": freeze}
     row["computes_in"] = nlp.get_pipe("ita_ner").compute_precision
     if args.inference and not freeze:  # freezing changes nothing at inference
-        row["text"] = inference(nlp, valid, "text")
-        row["cross"] = inference(nlp, valid, "auto")
+        module = tagger_shim(nlp.get_pipe("ita_ner").model)._model
+        row["inference"] = []
+        for chunk_rows in args.chunk_rows:
+            module.rows_per_chunk = chunk_rows
+            text, cross = inference(nlp, valid, "text", args.pipe_batch), inference(nlp, valid, "auto", args.pipe_batch)
+            row["inference"].append({"chunk_rows": chunk_rows, "text": text, "cross": cross})
+        module.rows_per_chunk = DEFAULT_ROWS_PER_CHUNK  # the training steps below as trained
     batches = [train[i : i + BATCH] for i in range(0, len(train), BATCH)]
     for batch in batches[: args.warmup]:
         nlp.update(batch, sgd=optimizer)
@@ -175,15 +183,16 @@ def fmt(value, digits: int = 2) -> str:
 
 def tables(rows: List[Dict[str, Any]]) -> str:
     lines = [
-        "| encoder | precision (computes in) | text docs/s | text docs/CPU-s | cross docs/s | cross docs/CPU-s |",
-        "|---|---|---|---|---|---|",
+        "| encoder | precision (computes in) | encoder_chunk_rows | text docs/s | text docs/CPU-s | cross docs/s | "
+        "cross docs/CPU-s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if "text" in r:
+        for i in r.get("inference", []):
             lines.append(
-                f"| {r['encoder']} | {r['precision']} ({r['computes_in']}) | {fmt(r['text']['docs_per_s'], 1)} | "
-                f"{fmt(r['text']['docs_per_cpu_s'], 1)} | {fmt(r['cross']['docs_per_s'], 1)} | "
-                f"{fmt(r['cross']['docs_per_cpu_s'], 1)} |"
+                f"| {r['encoder']} | {r['precision']} ({r['computes_in']}) | {i['chunk_rows'] or 'one call'} | "
+                f"{fmt(i['text']['docs_per_s'], 1)} | {fmt(i['text']['docs_per_cpu_s'], 1)} | "
+                f"{fmt(i['cross']['docs_per_s'], 1)} | {fmt(i['cross']['docs_per_cpu_s'], 1)} |"
             )
     lines += ["", "| encoder | precision | word embeddings | trained weights (M) | s/step | CPU s/step |"]
     lines.append("|---|---|---|---|---|---|")
@@ -215,6 +224,13 @@ def main(argv=None) -> List[Dict[str, Any]]:
     parser.add_argument("--steps", type=int, default=4, help="timed training steps (and profiled steps)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--no-inference", dest="inference", action="store_false")
+    parser.add_argument(
+        "--chunk-rows",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[DEFAULT_ROWS_PER_CHUNK, 0],
+        help="inference: encoder_chunk_rows settings to time (0: the batch in one call)",
+    )
+    parser.add_argument("--pipe-batch", type=int, default=32, help="inference: docs per nlp.pipe batch")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
@@ -233,7 +249,8 @@ def main(argv=None) -> List[Dict[str, Any]]:
                 print(f"[bench] {rows[-1]['encoder']} {precision} frozen={freeze} done", flush=True)
     units = ", ".join(cpu_bf16_units()) or "none"
     print(
-        f"\n{DATASET}, contexts {CONTEXTS}, batch {BATCH}, {args.docs} valid posts per view, {args.steps} steps "
+        f"\n{DATASET}, contexts {CONTEXTS}, training batch {BATCH}, {args.docs} valid posts per view in nlp.pipe "
+        f"batches of {args.pipe_batch}, {args.steps} steps "
         f"after {args.warmup} warm-up; CPU {cpu_model()} (bf16 units: {units}), {os.cpu_count()} cores, "
         f"torch threads {torch.get_num_threads()}, torch {torch.__version__}; load average {start_load:.2f} at "
         f"start, {os.getloadavg()[0]:.2f} at end\n"

@@ -348,7 +348,8 @@ def test_bench_precision_prints_its_three_tables(shared_data):
         timeout=600,
     )
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| tiny-bert-2l")]
-    assert len(rows) == 2 + 4 + 4  # inference (trained only), steps, profile
-    steps = {(r[1].strip(), r[2].strip()): float(r[3]) for r in rows[2:6]}
+    assert len(rows) == 4 + 4 + 4  # inference (trained only; chunks of 16 and one call), steps, profile
+    assert [r[2].strip() for r in rows[:4]] == ["16", "one call"] * 2
+    steps = {(r[1].strip(), r[2].strip()): float(r[3]) for r in rows[4:8]}
     assert steps[("fp32", "frozen")] < steps[("fp32", "trained")]
     assert "bf16 units:" in out

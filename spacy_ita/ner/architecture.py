@@ -14,6 +14,7 @@ from ..resources import ENCODERS, MissingModelError, check_encoder_name, resolve
 from .heads import CRF_HEAD
 from .inputs import Context, ViewEncoder
 from .shim import ITATaggerShim
+from .tagger import DEFAULT_ROWS_PER_CHUNK
 from .tags import TagSet
 from .views import ViewTraining
 
@@ -63,6 +64,7 @@ def build_ita_tagger(
     head_lr_scale: float = 20.0,
     word_shape_dim: int = 0,
     freeze_word_embeddings: bool = False,
+    encoder_chunk_rows: int = DEFAULT_ROWS_PER_CHUNK,
     tokenizer_config: Dict[str, Any] = {},
     transformer_config: Dict[str, Any] = {},
 ) -> Model[TaggerBatch, TaggerOutput]:
@@ -75,7 +77,10 @@ def build_ita_tagger(
     subword embedding matrix as pretrained (no gradient, no optimizer step): for a large vocabulary
     (multilingual-e5-small: 250,037 x 384, 96M of its 118M parameters) the dense gradient and the Adam
     step on it are a large share of a training step on a CPU, for rows that a batch of posts barely
-    touches (issue #29, `benchmarks/bench_precision.py`). The encoder is only read in `initialize`; a
+    touches (issue #29, `benchmarks/bench_precision.py`). `encoder_chunk_rows`: the encoder reads
+    a batch's rows longest first in chunks of this many rows, each padded only to its own longest
+    (0: all rows in one call, padded to the longest of the batch); a speed setting, saved with the
+    model, that changes no prediction beyond rounding. The encoder is only read in `initialize`; a
     trained pipeline carries its own weights and never looks it up again."""
     settings = {
         "encoder": encoder,
@@ -87,6 +92,7 @@ def build_ita_tagger(
         "head_lr_scale": head_lr_scale,
         "word_shape_dim": word_shape_dim,
         "freeze_word_embeddings": bool(freeze_word_embeddings),
+        "encoder_chunk_rows": int(encoder_chunk_rows),
         "tokenizer_config": dict(tokenizer_config),
         "transformer_config": dict(transformer_config),
     }

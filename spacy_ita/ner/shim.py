@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, 
 
 from .inputs import ViewEncoder
 from .precision import AUTO, check_precision
-from .tagger import ITATaggerModule
+from .tagger import DEFAULT_ROWS_PER_CHUNK, ITATaggerModule
 from .tags import TagSet
 
 
@@ -68,6 +68,8 @@ class ITATaggerShim(PyTorchShim):
             word_shape_dim=int(self.settings.get("word_shape_dim", 0)),
         )
         self._model.precision = self._precision
+        # Pipelines saved before the setting existed read in chunks of the default.
+        self._model.rows_per_chunk = int(self.settings.get("encoder_chunk_rows", DEFAULT_ROWS_PER_CHUNK))
         if self.settings.get("freeze_word_embeddings"):
             # No gradient: backward never writes the [vocab, hidden] matrix, finish_update skips it.
             encoder.get_input_embeddings().weight.requires_grad_(False)

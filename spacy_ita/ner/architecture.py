@@ -55,7 +55,7 @@ def built_parts(shim: ITATaggerShim) -> Tuple[ViewEncoder, TagSet]:
 
 @registry.architectures("spacy_ita.ITATagger.v1")
 def build_ita_tagger(
-    encoder: str = "all-MiniLM-L6-v2",
+    encoder: str = "multilingual-e5-small",
     head: str = CRF_HEAD,
     dropout: float = 0.1,
     max_length: int = 256,

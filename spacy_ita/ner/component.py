@@ -46,7 +46,7 @@ DEFAULT_WEIGHTS = LossWeights()
 DEFAULT_MODEL_CONFIG = """
 [model]
 @architectures = "spacy_ita.ITATagger.v1"
-encoder = "all-MiniLM-L6-v2"
+encoder = "multilingual-e5-small"
 head = "spacy_ita.crf.v1"
 dropout = 0.1
 max_length = 256

@@ -97,7 +97,8 @@ def trained_bf16(shared_data, tmp_path_factory):
     random.seed(0)
     torch.manual_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("ita_ner", config={"precision": "bf16", "temperature": 2.0})
+    model = {"encoder": "all-MiniLM-L6-v2"}  # the figures of the module docstring
+    nlp.add_pipe("ita_ner", config={"precision": "bf16", "temperature": 2.0, "model": model})
     optimizer = nlp.initialize(lambda: train)
     optimizer.learn_rate = 1e-4  # constant: the config's warm-up would spend these few steps near 0
     for _ in range(2):

@@ -11,8 +11,8 @@ descriptions, PGIM knowledge; benchmarks.systems.CONTEXT_SETS), training batches
 Each configuration builds a fresh `ita_ner` pipeline from configs/ita.cfg (weights as
 initialized: speed does not depend on training) and measures:
 
-- inference: `nlp.pipe` over the first --docs valid posts in batches of --pipe-batch (32, the
-  config's), read text-only and cross-modal (`ITANER.reading`), after a warm-up batch, once per
+- inference: `nlp.pipe` over the first --docs valid posts in batches of --pipe-batch (by default
+  the config's [nlp] batch_size, 32), read text-only and cross-modal (`ITANER.reading`), after a warm-up batch, once per
   --chunk-rows setting (`encoder_chunk_rows`: 16, and 0 = the batch in one padded call): docs/s
   of wall time and of CPU time;
 - training: --steps real `nlp.update` steps after --warmup (wall and CPU seconds per step);
@@ -151,10 +151,11 @@ def measure(args, encoder: str, precision: str, freeze: bool, train, valid, trai
     row["computes_in"] = nlp.get_pipe("ita_ner").compute_precision
     if args.inference and not freeze:  # freezing changes nothing at inference
         module = tagger_shim(nlp.get_pipe("ita_ner").model)._model
+        row["pipe_batch"] = pipe_batch = args.pipe_batch or nlp.batch_size
         row["inference"] = []
         for chunk_rows in args.chunk_rows:
             module.rows_per_chunk = chunk_rows
-            text, cross = inference(nlp, valid, "text", args.pipe_batch), inference(nlp, valid, "auto", args.pipe_batch)
+            text, cross = inference(nlp, valid, "text", pipe_batch), inference(nlp, valid, "auto", pipe_batch)
             row["inference"].append({"chunk_rows": chunk_rows, "text": text, "cross": cross})
         module.rows_per_chunk = DEFAULT_ROWS_PER_CHUNK  # the training steps below as trained
     batches = [train[i : i + BATCH] for i in range(0, len(train), BATCH)]
@@ -230,7 +231,9 @@ def main(argv=None) -> List[Dict[str, Any]]:
         default=[DEFAULT_ROWS_PER_CHUNK, 0],
         help="inference: encoder_chunk_rows settings to time (0: the batch in one call)",
     )
-    parser.add_argument("--pipe-batch", type=int, default=32, help="inference: docs per nlp.pipe batch")
+    parser.add_argument(
+        "--pipe-batch", type=int, default=0, help="inference: docs per nlp.pipe batch (0: the config's batch_size)"
+    )
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
@@ -248,9 +251,10 @@ def main(argv=None) -> List[Dict[str, Any]]:
                 rows.append(measure(args, encoder, precision, freeze, train, valid, train_path))
                 print(f"[bench] {rows[-1]['encoder']} {precision} frozen={freeze} done", flush=True)
     units = ", ".join(cpu_bf16_units()) or "none"
+    pipe_batches = ", ".join(sorted({str(r["pipe_batch"]) for r in rows if "pipe_batch" in r})) or "—"
     print(
         f"\n{DATASET}, contexts {CONTEXTS}, training batch {BATCH}, {args.docs} valid posts per view in nlp.pipe "
-        f"batches of {args.pipe_batch}, {args.steps} steps "
+        f"batches of {pipe_batches}, {args.steps} steps "
         f"after {args.warmup} warm-up; CPU {cpu_model()} (bf16 units: {units}), {os.cpu_count()} cores, "
         f"torch threads {torch.get_num_threads()}, torch {torch.__version__}; load average {start_load:.2f} at "
         f"start, {os.getloadavg()[0]:.2f} at end\n"

@@ -58,7 +58,7 @@ class ITATaggerModule(nn.Module):
 
     def encode_rows(self, inputs: Dict[str, Tensor]) -> Tensor:
         """The encoder's last hidden states, [rows, width, hidden], for `inputs`
-        ([rows, width] each, right-padded to the longest row of the view).
+        ([rows, width] each, right-padded to the longest row: `ViewEncoder` pads so).
 
         Rows are read longest first in chunks of `rows_per_chunk`, each chunk
         cut to its own longest row: a view pads every row to its longest, so a
@@ -66,12 +66,10 @@ class ITATaggerModule(nn.Module):
         padding (Twitter-2017 valid, batches of 32: 1.75x the real subwords).
         What stands past a row's length (the encoder's output for padding, or 0
         past its chunk's width) is never read: pooling takes real subwords only."""
-        mask = inputs["attention_mask"]
-        n_rows, width = mask.shape
-        lengths = mask.sum(dim=1)
+        n_rows, width = inputs["attention_mask"].shape
         if not self.rows_per_chunk or n_rows <= self.rows_per_chunk:
-            used = max(1, int(lengths.max()))
-            return self.encoder(**{k: v[:, :used] for k, v in inputs.items()}).last_hidden_state
+            return self.encoder(**inputs).last_hidden_state
+        lengths = inputs["attention_mask"].sum(dim=1)
         order = torch.argsort(lengths, descending=True, stable=True)
         parts = []
         for start in range(0, n_rows, self.rows_per_chunk):
